@@ -8,7 +8,7 @@
 //   GatewayServer           the HTTP/1.1 server and the upstream client (sockets + HTTP)
 //   GatewayStore            SQLite key store, zlib body compression
 //   Idempotency             key parsing, fingerprint, Bloom filter, the exactly-once engine
-//   GatewayBackends         reverse proxy, echo and closure backends
+//   GatewayBackends         the upstream HTTP client (keep-alive pool), reverse proxy and echo backends
 //   IdempotencyGateway      the library product: configuration, wiring, admin, metrics, harness
 //   idempotency-gateway     the executable (CLI)
 import PackageDescription
@@ -70,7 +70,11 @@ let package = Package(
         ),
         .target(
             name: "GatewayBackends",
-            dependencies: ["GatewayHTTP", "GatewayServer", .product(name: "HTTPTypes", package: "swift-http-types")],
+            dependencies: [
+                "GatewayHTTP", "GatewaySockets",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .target(

@@ -1,0 +1,60 @@
+import GatewaySockets
+import Synchronization
+
+/// Idle keep-alive connections to one upstream, most recently used first.
+final class ConnectionPool: Sendable {
+    private struct Idle {
+        var socket: AsyncSocket
+        var since: ContinuousClock.Instant
+    }
+
+    private let idle = Mutex<[Idle]>([])
+    private let maxIdle: Int
+    private let maxAge: Duration
+
+    init(maxIdle: Int, maxAge: Duration) {
+        self.maxIdle = maxIdle
+        self.maxAge = maxAge
+    }
+
+    /// A pooled connection that still looks alive, or nil. A connection the upstream closed while it sat in the
+    /// pool reads EOF (or stray bytes) without blocking, and is discarded here, before anything is sent on it.
+    func take() -> AsyncSocket? {
+        while true {
+            let candidate: Idle? = idle.withLock { $0.popLast() }
+            guard let candidate else { return nil }
+            if ContinuousClock.now - candidate.since > maxAge {
+                candidate.socket.close()
+                continue
+            }
+            let stillOpen: Bool
+            do {
+                stillOpen = try candidate.socket.readNow { _ in } == nil  // nil: nothing to read, still open
+            } catch {
+                stillOpen = false
+            }
+            if stillOpen { return candidate.socket }
+            candidate.socket.close()
+        }
+    }
+
+    /// Returns a connection after a complete exchange.
+    func put(_ socket: AsyncSocket) {
+        let evicted: AsyncSocket? = idle.withLock { idle in
+            idle.append(Idle(socket: socket, since: .now))
+            return idle.count > maxIdle ? idle.removeFirst().socket : nil
+        }
+        evicted?.close()
+    }
+
+    /// Closes every idle connection.
+    func closeAll() {
+        let all = idle.withLock { idle in
+            defer { idle.removeAll() }
+            return idle
+        }
+        for entry in all { entry.socket.close() }
+    }
+
+    var idleCount: Int { idle.withLock { $0.count } }
+}

@@ -1,0 +1,60 @@
+import GatewayHTTP
+import HTTPTypes
+
+/// Forwards requests to one upstream and returns its responses faithfully (status, headers, bytes), minus
+/// hop-by-hop fields (RFC 9110 §7.6.1) in both directions.
+///
+/// Added towards the upstream: `X-Forwarded-For` (appended), `X-Forwarded-Proto`, and `Forwarded`
+/// (RFC 7239, appended). `Host` is preserved. Errors are ``UpstreamError``s: `502` when unreachable or broken,
+/// `504` on timeout.
+public struct ReverseProxyBackend: HTTPHandler {
+    public let client: UpstreamClient
+
+    public init(client: UpstreamClient) {
+        self.client = client
+    }
+
+    public init(configuration: UpstreamConfiguration) {
+        self.client = UpstreamClient(configuration: configuration)
+    }
+
+    public func handle(_ request: GatewayRequest) async throws -> GatewayResponse {
+        var head = request.head
+        HopByHopHeaders.remove(from: &head.headerFields)
+        let peer = request.connection.remoteAddress
+        if !peer.isEmpty {
+            if let existing = head.headerFields[.xForwardedFor] {
+                head.headerFields[.xForwardedFor] = existing + ", " + peer
+            } else {
+                head.headerFields[.xForwardedFor] = peer
+            }
+        }
+        head.headerFields[.xForwardedProto] = request.connection.scheme
+        head.headerFields.append(HTTPField(name: .forwarded, value: forwardedElement(for: request)))
+        if head.scheme != nil {
+            // An absolute-form target (RFC 9112 §3.2.2) is sent on in origin form; Host is its authority.
+            head.scheme = nil
+        }
+        let base = client.configuration.basePath
+        if !base.isEmpty, let path = head.path { head.path = base + path }
+        return try await client.send(head, body: request.body, deadline: request.upstreamDeadline)
+    }
+
+    /// `for=…;proto=…;host=…` (RFC 7239 §4; IPv6 addresses quoted and bracketed, §6).
+    private func forwardedElement(for request: GatewayRequest) -> String {
+        let peer = request.connection.remoteAddress
+        var element = peer.contains(":") ? "for=\"[\(peer)]\"" : "for=\(peer.isEmpty ? "unknown" : peer)"
+        element += ";proto=\(request.connection.scheme)"
+        if let host = request.head.authority, !host.isEmpty {
+            let safe = host.allSatisfy { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }
+            element += safe ? ";host=\(host)" : ";host=\"\(String(host.filter { $0 != "\"" && $0 != "\\" }))\""
+        }
+        return element
+    }
+}
+
+extension HTTPField.Name {
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+    static let xForwardedProto = HTTPField.Name("X-Forwarded-Proto")!
+    static let forwarded = HTTPField.Name("Forwarded")!
+}

@@ -1,0 +1,43 @@
+import HTTPTypes
+
+/// One parsed field line (RFC 9112 §5): `field-name ":" OWS field-value OWS`.
+struct FieldLine {
+    var name: ByteRange
+    var value: ByteRange
+
+    /// Parses the field line at `line`. Strict: obs-fold (a line starting with SP/HTAB, RFC 9112 §5.2),
+    /// whitespace before the colon (RFC 9112 §5.1), a name that is not a token, or a value containing
+    /// NUL, CTLs other than HTAB, or DEL (RFC 9110 §5.5) all fail with `400`. obs-text is allowed.
+    @inline(__always)
+    static func parse(
+        _ head: UnsafeBufferPointer<UInt8>, _ line: ByteRange, statuses: ErrorStatuses
+    ) throws(HTTPParseError) -> FieldLine {
+        var index = line.start
+        if isWhitespace(head[index]) { throw statuses.bad("obsolete line folding") }
+        while index < line.end && isTokenChar(head[index]) { index += 1 }
+        guard index < line.end, head[index] == ASCII.colon else {
+            if index < line.end && isWhitespace(head[index]) {
+                throw statuses.bad("whitespace between field name and colon")
+            }
+            throw statuses.bad(index == line.end ? "field line without colon" : "invalid character in field name")
+        }
+        guard index > line.start else { throw statuses.bad("empty field name") }
+        let name = ByteRange(start: line.start, end: index)
+        let value = head.trimmingWhitespace(ByteRange(start: index + 1, end: line.end))
+        for offset in value.start..<value.end where !isFieldValueChar(head[offset]) {
+            throw statuses.bad("invalid character in field value")
+        }
+        return FieldLine(name: name, value: value)
+    }
+
+    /// The field for swift-http-types, name as received.
+    @inline(__always)
+    func field(_ head: UnsafeBufferPointer<UInt8>, statuses: ErrorStatuses) throws(HTTPParseError) -> HTTPField {
+        guard let fieldName = HTTPField.Name(head.string(name)) else {
+            throw statuses.bad("invalid field name")
+        }
+        let bytes = UnsafeBufferPointer(rebasing: head[value.start..<value.end])
+        guard HTTPField.isValidValue(bytes) else { throw statuses.bad("invalid field value") }
+        return HTTPField(name: fieldName, value: bytes)
+    }
+}

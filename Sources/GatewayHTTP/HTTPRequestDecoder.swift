@@ -1,0 +1,109 @@
+import HTTPTypes
+
+/// An incremental, strict HTTP/1.1 request decoder (RFC 9112). No I/O: append bytes as they arrive
+/// and call ``next()`` until it returns nil.
+///
+/// Bytes may arrive one at a time or as many pipelined requests at once; each request yields `.head`,
+/// then `.body` events with whatever body bytes are available, then `.end`. After an error the decoder
+/// stays failed and keeps throwing the same error: the connection must be closed after answering.
+///
+/// Strictness, beyond the RFC's MUSTs (chosen so the gateway never frames a message differently from an
+/// upstream): CRLF only; no obs-fold; several `Content-Length` fields → 400 even if equal;
+/// `Transfer-Encoding` with `Content-Length` → 400; empty list elements in `Transfer-Encoding` → 400;
+/// CONNECT → 501; a fragment in the target → 400.
+public struct HTTPRequestDecoder: Sendable {
+    private enum State: Sendable {
+        case head
+        case body
+        case failed(HTTPParseError)
+    }
+
+    private let limits: HTTPLimits
+    private var buffer = InputBuffer()
+    private var scanner: HeadScanner
+    private var body = BodyDecoder()
+    private var state = State.head
+
+    public init(limits: HTTPLimits = HTTPLimits()) {
+        self.limits = limits
+        self.scanner = HeadScanner(startLineLimit: .request(maxTarget: limits.maxRequestTargetLength))
+    }
+
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        buffer.append(bytes)
+    }
+
+    public mutating func append(_ bytes: [UInt8]) {
+        buffer.append(bytes)
+    }
+
+    /// Bytes appended but not yet consumed (e.g. the start of a pipelined request).
+    public var hasBufferedBytes: Bool { !buffer.isEmpty }
+
+    /// Between messages with nothing buffered.
+    public var isIdle: Bool {
+        if case .head = state { return buffer.isEmpty && scanner.isAtStart }
+        return false
+    }
+
+    /// The next event, or nil when more bytes are needed. After an error the decoder stays failed.
+    public mutating func next() throws(HTTPParseError) -> RequestEvent? {
+        switch state {
+        case .failed(let error):
+            throw error
+        case .head:
+            do {
+                guard let head = try decodeHead() else { return nil }
+                return .head(head)
+            } catch {
+                state = .failed(error)
+                throw error
+            }
+        case .body:
+            do {
+                switch try body.next(&buffer, limits: limits, statuses: .request) {
+                case nil:
+                    return nil
+                case .data(let bytes):
+                    return .body(bytes)
+                case .end(let trailers):
+                    state = .head
+                    return .end(trailers: trailers)
+                }
+            } catch {
+                state = .failed(error)
+                throw error
+            }
+        }
+    }
+
+    private mutating func decodeHead() throws(HTTPParseError) -> RequestHead? {
+        if scanner.isAtStart {
+            // RFC 9112 §2.2: ignore empty lines (CRLF) received before the request line.
+            while buffer.readableCount >= 2 && buffer.bytes[buffer.readIndex] == ASCII.cr
+                && buffer.bytes[buffer.readIndex + 1] == ASCII.lf
+            {
+                buffer.readIndex += 2
+            }
+        }
+        guard !buffer.isEmpty else { return nil }
+        let start = buffer.readIndex
+        let limits = self.limits
+        let decoded = try buffer.bytes.withUnsafeBufferPointer { bytes throws(HTTPParseError) -> (RequestHead, Int)? in
+            guard let length = try scanner.scan(bytes, headStart: start, limits: limits, statuses: .request) else {
+                return nil
+            }
+            let head = UnsafeBufferPointer(rebasing: bytes[start..<start + length])
+            let parsed = try RequestHeadParser.parse(
+                head, startLine: scanner.startLine, fieldLines: scanner.fieldLines, limits: limits
+            )
+            return (parsed, length)
+        }
+        guard let (head, length) = decoded else { return nil }
+        scanner.reset()
+        buffer.readIndex = start + length
+        body.start(head.framing, maxBodySize: limits.maxBodySize)
+        state = .body
+        return head
+    }
+}

@@ -1,0 +1,117 @@
+import Dispatch
+import GatewayHTTP
+import GatewaySockets
+import Logging
+import Synchronization
+
+/// A NIO-free HTTP/1.1 server: a ``Listener`` accepts connections, and each connection runs as one task that
+/// reads requests through ``HTTPRequestDecoder``, hands them to the handler in order (pipelining), and writes
+/// the responses. No thread is dedicated to a connection and no thread blocks on the network.
+public final class HTTPServer: Sendable {
+    public let configuration: ServerConfiguration
+    private let handler: any HTTPHandler
+    private let logger: Logger
+    private let queue = DispatchQueue(label: "idempotency-gateway.accept")
+    private let state = Mutex(State())
+
+    private struct State {
+        var listener: Listener?
+        var connections: [ObjectIdentifier: ServerConnection] = [:]
+        var shuttingDown = false
+        var boundAddress: SocketAddress?
+    }
+
+    public init(configuration: ServerConfiguration, handler: any HTTPHandler, logger: Logger = Logger(label: "http-server")) {
+        self.configuration = configuration
+        self.handler = handler
+        self.logger = logger
+    }
+
+    /// Binds, listens and starts accepting.
+    public func start() throws(SocketError) {
+        ignoreSIGPIPE()
+        let ioQueue = DispatchQueue.global(qos: .userInitiated)
+        let listener = try Listener(address: configuration.address, backlog: configuration.backlog, queue: queue) {
+            [weak self] socket, peer in
+            guard let self else {
+                socket.close()
+                return
+            }
+            self.accept(socket, peer: peer, ioQueue: ioQueue)
+        }
+        state.withLock {
+            $0.listener = listener
+            $0.boundAddress = listener.address
+        }
+        listener.start()
+        logger.info("listening", metadata: ["address": "\(listener.address)"])
+    }
+
+    /// The bound address (the real port when port 0 was configured). Nil before ``start()``.
+    public var address: SocketAddress? { state.withLock { $0.boundAddress } }
+
+    /// Open client connections.
+    public var connectionCount: Int { state.withLock { $0.connections.count } }
+
+    var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }
+
+    /// Graceful shutdown: stops accepting, closes idle keep-alive connections, lets requests in flight finish
+    /// (their responses carry `Connection: close`) for up to `gracePeriod`, then closes whatever is left.
+    public func shutdown(gracePeriod: Duration) async {
+        let (listener, connections) = state.withLock { state in
+            state.shuttingDown = true
+            defer { state.listener = nil }
+            return (state.listener, Array(state.connections.values))
+        }
+        listener?.stop()
+        for connection in connections { connection.closeIfIdle() }
+        let deadline = ContinuousClock.now + gracePeriod
+        while connectionCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        let remaining = state.withLock { Array($0.connections.values) }
+        if !remaining.isEmpty {
+            logger.warning("closing connections after the grace period", metadata: ["count": "\(remaining.count)"])
+        }
+        for connection in remaining { connection.forceClose() }
+        while connectionCount > 0 { try? await Task.sleep(for: .milliseconds(5)) }
+    }
+
+    private func accept(_ socket: Socket, peer: SocketAddress?, ioQueue: DispatchQueue) {
+        let accepted: ServerConnection? = state.withLock { state in
+            guard !state.shuttingDown, state.connections.count < configuration.maxConnections else { return nil }
+            let connection = ServerConnection(
+                socket: AsyncSocket(socket: socket, peer: peer, queue: ioQueue), server: self, handler: handler,
+                configuration: configuration, logger: logger
+            )
+            state.connections[ObjectIdentifier(connection)] = connection
+            return connection
+        }
+        guard let connection = accepted else {
+            // Over the limit (or shutting down): a best-effort 503, then close.
+            OverloadResponse.bytes.withUnsafeBytes { _ = try? socket.write($0.baseAddress!, count: $0.count) }
+            socket.close()
+            logger.debug("connection refused: limit reached", metadata: ["max": "\(configuration.maxConnections)"])
+            return
+        }
+        socket.setNoDelay()
+        Task {
+            await connection.run()
+            self.remove(connection)
+        }
+    }
+
+    private func remove(_ connection: ServerConnection) {
+        _ = state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(connection)) }
+    }
+}
+
+/// Writes to a closed peer must fail with EPIPE rather than kill the process. Sends use MSG_NOSIGNAL already;
+/// this also covers anything else in the process that writes to sockets.
+private func ignoreSIGPIPE() {
+    _ = signal(SIGPIPE, SIG_IGN)
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,150 @@
+import GatewayHTTP
+import GatewayStore
+import Synchronization
+
+/// Recently completed records kept in memory so that a replay storm never touches the store.
+///
+/// Bounded by an estimate of the bytes it holds (bodies, header fields, keys and a fixed per-entry overhead);
+/// the least recently used entries are evicted first. An entry is served only while `now < expiresAt`, the
+/// expiry of its record. Entries are removed by ``invalidate(_:)`` (admin delete). Several gateway instances
+/// sharing one store each have their own cache: a key deleted on another instance keeps replaying here until it
+/// expires or is evicted.
+public final class HotCache: Sendable {
+    /// A cached completed record: what a replay needs.
+    public struct Entry: Sendable {
+        /// The fingerprint of the request that produced the response (a different one gets 422).
+        public var fingerprint: [UInt8]
+        /// When the record expires.
+        public var expiresAt: Timestamp
+        /// The replay, ready to send (stored status, headers, `Idempotent-Replayed: true`, body).
+        public var replay: GatewayResponse
+
+        public init(fingerprint: [UInt8], expiresAt: Timestamp, replay: GatewayResponse) {
+            self.fingerprint = fingerprint
+            self.expiresAt = expiresAt
+            self.replay = replay
+        }
+    }
+
+    /// The fixed cost charged per entry on top of its contents (dictionary slot, node, strings' headers).
+    public static let entryOverhead = 256
+
+    private struct Node {
+        var key: RecordKey
+        var entry: Entry
+        var cost: Int
+        var previous: Int
+        var next: Int
+    }
+
+    /// An LRU list threaded through an array of nodes (indices, no per-node allocation); `head` is the most
+    /// recently used.
+    private struct State {
+        var nodes: [Node?] = []
+        var free: [Int] = []
+        var index: [RecordKey: Int] = [:]
+        var head = -1
+        var tail = -1
+        var bytes = 0
+
+        mutating func unlink(_ i: Int) {
+            let node = nodes[i]!
+            if node.previous >= 0 { nodes[node.previous]!.next = node.next } else { head = node.next }
+            if node.next >= 0 { nodes[node.next]!.previous = node.previous } else { tail = node.previous }
+        }
+
+        mutating func pushFront(_ i: Int) {
+            nodes[i]!.previous = -1
+            nodes[i]!.next = head
+            if head >= 0 { nodes[head]!.previous = i }
+            head = i
+            if tail < 0 { tail = i }
+        }
+
+        mutating func remove(_ i: Int) {
+            unlink(i)
+            let node = nodes[i]!
+            index[node.key] = nil
+            bytes -= node.cost
+            nodes[i] = nil
+            free.append(i)
+        }
+    }
+
+    /// The byte budget.
+    public let capacity: Int
+    private let state = Mutex(State())
+
+    public init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// The live entry for `key`, marking it most recently used; expired entries are dropped.
+    public func entry(for key: RecordKey, now: Timestamp) -> Entry? {
+        guard capacity > 0 else { return nil }
+        return state.withLock { state in
+            guard let i = state.index[key] else { return nil }
+            let entry = state.nodes[i]!.entry
+            guard now < entry.expiresAt else {
+                state.remove(i)
+                return nil
+            }
+            if state.head != i {
+                state.unlink(i)
+                state.pushFront(i)
+            }
+            return entry
+        }
+    }
+
+    /// Adds or replaces the entry for `key`, evicting least recently used entries beyond the budget. An entry
+    /// larger than the whole budget is not cached.
+    public func insert(_ entry: Entry, for key: RecordKey) {
+        let cost = Self.cost(of: entry, key: key)
+        guard cost <= capacity else { return }
+        state.withLock { state in
+            if let existing = state.index[key] { state.remove(existing) }
+            let node = Node(key: key, entry: entry, cost: cost, previous: -1, next: -1)
+            let i: Int
+            if let slot = state.free.popLast() {
+                i = slot
+                state.nodes[i] = node
+            } else {
+                i = state.nodes.count
+                state.nodes.append(node)
+            }
+            state.index[key] = i
+            state.pushFront(i)
+            state.bytes += cost
+            while state.bytes > capacity, state.tail >= 0 { state.remove(state.tail) }
+        }
+    }
+
+    /// Forgets `key` (admin delete).
+    public func invalidate(_ key: RecordKey) {
+        state.withLock { state in
+            if let i = state.index[key] { state.remove(i) }
+        }
+    }
+
+    /// Forgets everything.
+    public func removeAll() {
+        state.withLock { $0 = State() }
+    }
+
+    /// The estimated bytes held.
+    public var totalBytes: Int { state.withLock { $0.bytes } }
+
+    /// The number of entries held.
+    public var count: Int { state.withLock { $0.index.count } }
+
+    /// The estimated memory an entry costs.
+    public static func cost(of entry: Entry, key: RecordKey) -> Int {
+        var cost = entryOverhead + entry.replay.body.count + entry.fingerprint.count
+        cost += key.key.utf8.count + key.scope.utf8.count
+        for field in entry.replay.head.headerFields {
+            cost += field.name.rawName.utf8.count + field.value.utf8.count + 32
+        }
+        return cost
+    }
+}

@@ -1,0 +1,202 @@
+import HTTPTypes
+
+/// Every knob of the idempotency layer, with its default. A plain value: build it once, hand it to
+/// ``IdempotencyEngine``.
+public struct IdempotencyConfiguration: Sendable {
+    /// Methods covered by the default route. Default `POST` and `PATCH`, the methods the draft is written for
+    /// (draft-ietf-httpapi-idempotency-key-header-07 §1). Requests with any other method are forwarded untouched
+    /// even when they carry an `Idempotency-Key` (the header is ignored, not rejected).
+    public var methods: Set<HTTPRequest.Method>
+
+    /// Per-path overrides. The route with the longest matching ``Route/pathPrefix`` wins; a request no route
+    /// matches uses the default route made of ``methods``, ``requireKey`` and ``ttl``.
+    public var routes: [Route]
+
+    /// Whether covered requests must carry a key. Default `false`: a covered request without a key is forwarded
+    /// without idempotency (outcome `passthrough`). When `true` it gets `400` with a problem body whose `type`
+    /// points at the documentation (draft §2.7, outcome `missing_key`).
+    public var requireKey: Bool
+
+    /// The longest accepted key, in characters (all keys are ASCII). Default 255, like Stripe. Keys are at least
+    /// one character long.
+    public var maxKeyLength: Int
+
+    /// How long a completed record is kept and replayed. Default 24 hours. After it, the same key starts a new
+    /// request (draft §2.3 lets a resource expire keys and asks it to publish the policy).
+    public var ttl: Duration
+
+    /// How long a claimed key stays "in flight" before another request may take it over (crash recovery).
+    /// Default 60 seconds. While the lease runs, duplicates get `409` with `Retry-After`; after it ends without a
+    /// stored response, a retry is forwarded again (at-least-once from that point).
+    public var lease: Duration
+
+    /// How long a client waits for the upstream before it gets `504`. Default 30 seconds. The gateway keeps
+    /// waiting in the background until the lease ends and stores a late response for the retry.
+    public var upstreamTimeout: Duration
+
+    /// Request headers whose values form the record's scope (hashed with SHA-256; never stored in clear).
+    /// Default `Authorization`, so two principals using the same key do not see each other's responses
+    /// (draft §5). With none of them present the scope is the empty string (shared).
+    public var scopeHeaders: [HTTPField.Name]
+
+    /// Request headers included in the fingerprint besides method, path with query and body. Default
+    /// `Content-Type`.
+    public var fingerprintHeaders: [HTTPField.Name]
+
+    /// Whether backend `5xx` responses are stored and replayed (Stripe's policy). Default `false`: the key is
+    /// released so the client may retry it (at-least-once for server errors; outcome `released`).
+    public var store5xx: Bool
+
+    /// Response headers never stored or replayed. Default: the hop-by-hop fields of RFC 9110 §7.6.1
+    /// (`Connection`, `Keep-Alive`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`, `Proxy-*` by prefix) and
+    /// `Set-Cookie` (a session must not be replayed to whoever retries). Fields named by `Connection` are always
+    /// dropped, and `Content-Length` is always recomputed by the server. The first response is returned to its
+    /// client unchanged, `Set-Cookie` included.
+    public var droppedResponseHeaders: [HTTPField.Name]
+
+    /// The largest response body stored for replay. Default 4 MiB. A larger response is returned in full to its
+    /// client, and a record is stored with its status and headers but no body, so the backend never runs twice
+    /// for the key; a retry gets the status and headers (without `Content-Type` and `Content-Encoding`), an empty
+    /// body, `Idempotent-Replayed: true` and `Idempotent-Replay-Body: omitted`.
+    public var maxStoredResponseBytes: Int
+
+    /// What to do when the key store fails. Default `false` (fail closed): `503` with `Retry-After: 1`
+    /// (outcome `store_error`). When `true`, the request is forwarded without idempotency, the response carries
+    /// `Idempotency-Degraded: true`, and a warning is logged (outcome `fail_open`).
+    public var failOpen: Bool
+
+    /// How many keys the Bloom filter is sized for. Default 1,000,000.
+    public var bloomExpectedKeys: Int
+
+    /// The Bloom filter's target false-positive rate at ``bloomExpectedKeys``. Default 0.001.
+    public var bloomFalsePositiveRate: Double
+
+    /// The memory budget of the hot cache of completed responses, in bytes. Default 64 MiB. `0` disables it.
+    public var hotCacheBytes: Int
+
+    /// How often expired records are swept from the store. Default 60 seconds.
+    public var sweepInterval: Duration
+
+    /// How many expired records one sweep statement deletes before yielding. Default 500.
+    public var sweepBatch: Int
+
+    /// The base of the problem `type` URIs; an anchor such as `problem-missing-key` is appended.
+    public var documentationBaseURL: String
+
+    /// The default documentation base: the README on GitHub.
+    public static let defaultDocumentationBaseURL =
+        "https://github.com/idempotency-gateway/idempotency-gateway/blob/main/README.md#"
+
+    /// The default hop-by-hop and credential-bearing response headers that are never stored.
+    public static let defaultDroppedResponseHeaders: [HTTPField.Name] = [
+        .connection, IdempotencyHeaders.keepAlive, .te, .trailer, .transferEncoding, .upgrade,
+        HTTPField.Name("Proxy-*")!, .setCookie,
+    ]
+
+    public init(
+        methods: Set<HTTPRequest.Method> = [.post, .patch],
+        routes: [Route] = [],
+        requireKey: Bool = false,
+        maxKeyLength: Int = 255,
+        ttl: Duration = .seconds(86_400),
+        lease: Duration = .seconds(60),
+        upstreamTimeout: Duration = .seconds(30),
+        scopeHeaders: [HTTPField.Name] = [.authorization],
+        fingerprintHeaders: [HTTPField.Name] = [.contentType],
+        store5xx: Bool = false,
+        droppedResponseHeaders: [HTTPField.Name] = Self.defaultDroppedResponseHeaders,
+        maxStoredResponseBytes: Int = 4 * 1024 * 1024,
+        failOpen: Bool = false,
+        bloomExpectedKeys: Int = 1_000_000,
+        bloomFalsePositiveRate: Double = 0.001,
+        hotCacheBytes: Int = 64 * 1024 * 1024,
+        sweepInterval: Duration = .seconds(60),
+        sweepBatch: Int = 500,
+        documentationBaseURL: String = Self.defaultDocumentationBaseURL
+    ) {
+        self.methods = methods
+        self.routes = routes
+        self.requireKey = requireKey
+        self.maxKeyLength = maxKeyLength
+        self.ttl = ttl
+        self.lease = lease
+        self.upstreamTimeout = upstreamTimeout
+        self.scopeHeaders = scopeHeaders
+        self.fingerprintHeaders = fingerprintHeaders
+        self.store5xx = store5xx
+        self.droppedResponseHeaders = droppedResponseHeaders
+        self.maxStoredResponseBytes = maxStoredResponseBytes
+        self.failOpen = failOpen
+        self.bloomExpectedKeys = bloomExpectedKeys
+        self.bloomFalsePositiveRate = bloomFalsePositiveRate
+        self.hotCacheBytes = hotCacheBytes
+        self.sweepInterval = sweepInterval
+        self.sweepBatch = sweepBatch
+        self.documentationBaseURL = documentationBaseURL
+    }
+
+    /// Idempotency settings for the paths under one prefix. Settings left `nil` inherit the top-level ones.
+    public struct Route: Sendable, Equatable {
+        /// A path prefix matched on segment boundaries: `/orders` matches `/orders`, `/orders/7` and
+        /// `/orders?x=1`, not `/orders-archive`. A prefix ending in `/` matches everything below it; `/` matches
+        /// every path.
+        public var pathPrefix: String
+        /// Methods covered on this route; `nil` inherits ``IdempotencyConfiguration/methods``. An empty set turns
+        /// idempotency off for the route.
+        public var methods: Set<HTTPRequest.Method>?
+        /// Whether a key is required on this route; `nil` inherits ``IdempotencyConfiguration/requireKey``.
+        public var requireKey: Bool?
+        /// How long completed records of this route live; `nil` inherits ``IdempotencyConfiguration/ttl``.
+        public var ttl: Duration?
+
+        public init(
+            pathPrefix: String, methods: Set<HTTPRequest.Method>? = nil, requireKey: Bool? = nil,
+            ttl: Duration? = nil
+        ) {
+            self.pathPrefix = pathPrefix
+            self.methods = methods
+            self.requireKey = requireKey
+            self.ttl = ttl
+        }
+
+        /// Whether `path` (origin form, possibly with a query) lies under ``pathPrefix``.
+        public func matches(path: String) -> Bool {
+            guard path.hasPrefix(pathPrefix) else { return false }
+            if pathPrefix.hasSuffix("/") { return true }
+            let rest = path.utf8.dropFirst(pathPrefix.utf8.count)
+            guard let next = rest.first else { return true }
+            return next == UInt8(ascii: "/") || next == UInt8(ascii: "?")
+        }
+    }
+
+    /// The settings that apply to one request, after route matching.
+    public struct ResolvedRoute: Sendable, Equatable {
+        /// The matching route's prefix, `nil` for the default route.
+        public var pathPrefix: String?
+        public var methods: Set<HTTPRequest.Method>
+        public var requireKey: Bool
+        public var ttl: Duration
+    }
+
+    /// The settings for `path`: the matching route with the longest prefix, else the defaults.
+    public func route(for path: String) -> ResolvedRoute {
+        var best: Route?
+        for route in routes where route.matches(path: path) {
+            if best == nil || route.pathPrefix.utf8.count > best!.pathPrefix.utf8.count { best = route }
+        }
+        return ResolvedRoute(
+            pathPrefix: best?.pathPrefix,
+            methods: best?.methods ?? methods,
+            requireKey: best?.requireKey ?? requireKey,
+            ttl: best?.ttl ?? ttl
+        )
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds (rounded towards zero), for ``Timestamp`` arithmetic.
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,535 @@
+import GatewayHTTP
+import GatewayStore
+import HTTPTypes
+import Logging
+import Metrics
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The exactly-once engine: an ``HTTPHandler`` in front of the backend (`next`) that makes covered requests
+/// safe to retry with an `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header-07).
+///
+/// ## Policies
+///
+/// - **Covered requests.** By default `POST` and `PATCH` (draft §1); per-path ``IdempotencyConfiguration/Route``s
+///   override methods, whether a key is required, and the TTL (longest prefix wins). Other requests are forwarded
+///   untouched, even with a key (outcome `passthrough`).
+/// - **Key.** See ``IdempotencyKey``: the draft's sf-string or a bare visible-ASCII token, 1–255 characters;
+///   invalid or repeated → `400` (`invalid_key`). Missing → `400` when the route requires a key (`missing_key`,
+///   draft §2.7), else forwarded without idempotency (`passthrough`). The header is forwarded to the backend
+///   unchanged.
+/// - **Scope.** Records are kept per scope: the SHA-256 of the ``IdempotencyConfiguration/scopeHeaders``
+///   (default `Authorization`), so a key is private to its principal (draft §5). Credentials are never stored
+///   or logged in clear.
+/// - **Fingerprint.** SHA-256 over method, path with query, configured headers (default `Content-Type`) and
+///   body (``RequestFingerprint``). The same key with another fingerprint → `422` (`mismatch`, draft §2.2/§2.7);
+///   the stored record is untouched and still replays to the original request. Mismatch is checked before the
+///   in-flight state, so a different request gets `422` even while the original runs.
+/// - **New key.** The key is claimed durably as in flight, with a lease (default 60 s) and a random owner
+///   token, *before* the request is forwarded; then the response is stored and returned (`forwarded`). The
+///   first client gets the backend's response unchanged (`Set-Cookie` included).
+/// - **Concurrent duplicate.** While the original is in flight → `409` with `Retry-After` = the lease's
+///   remaining whole seconds, rounded up, at least 1 (`conflict`, draft §2.6/§2.7).
+/// - **Completed.** The stored status, headers and body are replayed byte for byte with
+///   `Idempotent-Replayed: true` (`replayed`); hop-by-hop fields and `Set-Cookie` are not stored
+///   (``ResponseRecorder``). Replays of recently completed keys come from the in-memory ``HotCache`` without
+///   touching the store.
+/// - **Backend outcomes.** `1xx`–`4xx` responses are stored and replayed. A `5xx` releases the key so the client
+///   may retry (`released`, at-least-once for server errors), unless ``IdempotencyConfiguration/store5xx`` stores
+///   and replays it like Stripe. An unreachable upstream (nothing was sent) → `502`, key released (`released`).
+///   An upstream timeout, or no answer within ``IdempotencyConfiguration/upstreamTimeout`` → `504`, but the key
+///   stays in flight and the gateway keeps waiting in the background until the lease ends; a response that
+///   arrives by then is stored and replayed to the retry. An exchange that broke after the request was sent
+///   (``UpstreamError/failed(_:)``, and any other error a backend throws) → `502`, key kept in flight until its
+///   lease ends: the upstream may have acted, so the request is never forwarded again within the lease.
+/// - **Client disconnects.** The upstream exchange runs in an unstructured task that does not inherit the
+///   client's cancellation; its response is stored for the retry.
+/// - **Leases and crashes.** A key left in flight (crash, lost response) answers `409` until its lease ends;
+///   then a new request takes it over with a new owner token, and a late `complete` from the stale owner is
+///   refused by the store (logged, never overwrites). Guarantee: the backend runs exactly once per key while
+///   the record lives; at least once after a lease ran out without a response.
+/// - **Expiry.** Completed records live for the TTL (default 24 h), then the key behaves as new. A background
+///   sweep deletes expired records in small batches every ``IdempotencyConfiguration/sweepInterval``.
+/// - **Size limits.** Request bodies over the server's limit get `413` before reaching the engine. A response
+///   body over ``IdempotencyConfiguration/maxStoredResponseBytes`` reaches its client in full, but only its
+///   status and headers are stored: a retry gets them with an empty body, `Idempotent-Replayed: true` and
+///   `Idempotent-Replay-Body: omitted` (no `Content-Type`/`Content-Encoding`), and the backend never runs twice.
+/// - **Store outage.** Any ``KeyStoreError`` while claiming → `503` with `Retry-After: 1` (`store_error`, fail
+///   closed). With ``IdempotencyConfiguration/failOpen`` the request is forwarded without idempotency, marked
+///   `Idempotency-Degraded: true`, logged at warning (`fail_open`). A store error while storing a response
+///   leaves the key in flight until its lease ends (the client still gets its response).
+/// - **Problems.** Every error is an RFC 9457 problem (``Problem``).
+///
+/// Metrics (``IdempotencyMetricNames``) bind to the `MetricsSystem` bootstrapped before the engine is created.
+public final class IdempotencyEngine: HTTPHandler {
+    public let configuration: IdempotencyConfiguration
+    /// The Bloom filter of keys seen (a hint for the store; see ``BloomFilter``).
+    public let bloomFilter: BloomFilter
+    /// The in-memory cache of completed responses.
+    public let hotCache: HotCache
+
+    private let store: any KeyStore
+    private let next: any HTTPHandler
+    private let wallClock: @Sendable () -> Timestamp
+    private let logger: Logger
+    private let recorder: ResponseRecorder
+    private let scopeHasher: ScopeHasher
+    private let metrics: IdempotencyMetrics
+    private let leaseMilliseconds: Int64
+    private let inFlight = Atomic<Int>(0)
+    private let sweeper = Mutex<Task<Void, Never>?>(nil)
+
+    /// The wall clock in milliseconds since 1970 (`CLOCK_REALTIME`).
+    @Sendable public static func systemNow() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// - Parameters:
+    ///   - store: where records live.
+    ///   - next: the backend requests are forwarded to.
+    ///   - wallClock: the time used for leases, TTLs and record times (tests inject their own).
+    public init(
+        configuration: IdempotencyConfiguration,
+        store: any KeyStore,
+        next: any HTTPHandler,
+        wallClock: @escaping @Sendable () -> Timestamp = IdempotencyEngine.systemNow,
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.next = next
+        self.wallClock = wallClock
+        self.logger = logger
+        bloomFilter = BloomFilter(
+            expectedKeys: configuration.bloomExpectedKeys, falsePositiveRate: configuration.bloomFalsePositiveRate)
+        hotCache = HotCache(capacity: configuration.hotCacheBytes)
+        recorder = ResponseRecorder(
+            droppedResponseHeaders: configuration.droppedResponseHeaders,
+            maxBodyBytes: configuration.maxStoredResponseBytes)
+        scopeHasher = ScopeHasher(headers: configuration.scopeHeaders)
+        metrics = IdempotencyMetrics()
+        leaseMilliseconds = max(1, configuration.lease.milliseconds)
+    }
+
+    // MARK: - Lifecycle
+
+    /// Rebuilds the Bloom filter from the store and starts the periodic sweep of expired records.
+    public func start() async throws {
+        try await rebuildBloomFilter()
+        let interval = configuration.sweepInterval
+        let task = Task { [self] in
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: interval) } catch { return }
+                await sweepExpired()
+            }
+        }
+        let previous = sweeper.withLock { sweeper in
+            defer { sweeper = task }
+            return sweeper
+        }
+        previous?.cancel()
+    }
+
+    /// Stops the sweep and waits (at most the upstream timeout) for background upstream exchanges to end, so
+    /// their responses are stored.
+    public func shutdown() async {
+        let task = sweeper.withLock { sweeper in
+            defer { sweeper = nil }
+            return sweeper
+        }
+        task?.cancel()
+        await task?.value
+        let deadline = ContinuousClock.now + configuration.upstreamTimeout
+        while inFlightCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Deletes expired records in batches of ``IdempotencyConfiguration/sweepBatch``, yielding between batches,
+    /// and rebuilds the Bloom filter when something was deleted. Returns how many records were deleted.
+    @discardableResult
+    public func sweepExpired() async -> Int {
+        var total = 0
+        let batch = max(1, configuration.sweepBatch)
+        while !Task.isCancelled {
+            let deleted: Int
+            do {
+                deleted = try await timed(.deleteExpired) { () async throws(KeyStoreError) -> Int in
+                    try await store.deleteExpired(now: wallClock(), limit: batch)
+                }
+            } catch {
+                logger.warning("idempotency sweep failed", metadata: ["error": "\(error)"])
+                break
+            }
+            total += deleted
+            if deleted < batch { break }
+            await Task.yield()
+        }
+        if total > 0 {
+            metrics.swept.increment(by: Int64(total))
+            logger.debug("idempotency sweep deleted expired records", metadata: ["count": "\(total)"])
+            do { try await rebuildBloomFilter() } catch {
+                logger.warning("Bloom filter rebuild failed", metadata: ["error": "\(error)"])
+            }
+        }
+        return total
+    }
+
+    /// Refills the Bloom filter with every key in the store.
+    public func rebuildBloomFilter() async throws {
+        let store = self.store
+        try await timed(.forEachKey) { () async throws(KeyStoreError) in
+            do {
+                try await bloomFilter.rebuild { body in try await store.forEachKey(body) }
+            } catch let error as KeyStoreError {
+                throw error
+            } catch {
+                throw KeyStoreError.corrupt("\(error)")
+            }
+        }
+    }
+
+    // MARK: - Admin
+
+    /// Deletes the record for `key` from the store and the hot cache (admin). The Bloom filter keeps the key
+    /// (it only ever errs towards "maybe"). Returns whether a record existed.
+    public func deleteKey(_ key: RecordKey) async throws -> Bool {
+        hotCache.invalidate(key)
+        let existed = try await timed(.delete) { () async throws(KeyStoreError) -> Bool in
+            try await store.delete(key)
+        }
+        hotCache.invalidate(key)
+        return existed
+    }
+
+    /// The stored record for `key`, whatever its state.
+    public func record(for key: RecordKey) async throws -> IdempotencyRecord? {
+        try await timed(.record) { () async throws(KeyStoreError) -> IdempotencyRecord? in
+            try await store.record(for: key)
+        }
+    }
+
+    /// The scope a request with these header fields belongs to (for admin look-ups by credential).
+    public func scope(of fields: HTTPFields) -> String {
+        scopeHasher.scope(of: fields)
+    }
+
+    /// Requests whose upstream exchange is running under a claimed key.
+    public var inFlightCount: Int { inFlight.load(ordering: .relaxed) }
+
+    /// Bloom lookups that said "certainly absent".
+    public var bloomNegatives: Int { bloomFilter.negativeCount }
+    /// Bloom lookups that said "maybe" for a key the store had.
+    public var bloomPositives: Int { bloomFilter.positiveCount }
+    /// Bloom lookups that said "maybe" for a key the store did not have.
+    public var bloomFalsePositives: Int { bloomFilter.falsePositiveCount }
+
+    // MARK: - Requests
+
+    public func handle(_ request: GatewayRequest) async throws -> GatewayResponse {
+        await process(request).0
+    }
+
+    /// Handles one request and reports what was done with it.
+    public func process(_ request: GatewayRequest) async -> (GatewayResponse, IdempotencyOutcome) {
+        let result = await decide(request)
+        metrics.requests[result.1]?.increment()
+        return result
+    }
+
+    private func decide(_ request: GatewayRequest) async -> (GatewayResponse, IdempotencyOutcome) {
+        let path = request.head.path ?? "/"
+        let route = configuration.route(for: path)
+        guard route.methods.contains(request.head.method) else {
+            return (await forwardWithoutIdempotency(request), .passthrough)
+        }
+        let key: IdempotencyKey
+        do {
+            guard let parsed = try IdempotencyKey.parse(request.head.headerFields, maxLength: configuration.maxKeyLength)
+            else {
+                guard route.requireKey else { return (await forwardWithoutIdempotency(request), .passthrough) }
+                let detail =
+                    "This operation is idempotent and it requires correct usage of Idempotency Key. "
+                    + "Send an Idempotency-Key header with a unique value, e.g. "
+                    + #"Idempotency-Key: "8e03978e-40d5-43e8-bc93-6894a57f9324"."#
+                return (problem(.missingKey, detail), .missingKey)
+            }
+            key = parsed
+        } catch {
+            return (problem(.invalidKey, error.description), .invalidKey)
+        }
+
+        let recordKey = RecordKey(scope: scopeHasher.scope(of: request.head.headerFields), key: key.value)
+        let fingerprint = RequestFingerprint(request, headers: configuration.fingerprintHeaders).bytes
+        let now = wallClock()
+
+        if let entry = hotCache.entry(for: recordKey, now: now) {
+            metrics.hotCacheHits.increment()
+            guard entry.fingerprint == fingerprint else { return (mismatch(key), .mismatch) }
+            return (entry.replay, .replayed)
+        }
+
+        let maybeSeen = bloomFilter.contains(recordKey)
+        let ttlMilliseconds = max(1, route.ttl.milliseconds)
+        let claim = Claim(
+            key: recordKey, fingerprint: fingerprint, owner: OwnerToken.random(), now: now,
+            leaseExpiresAt: now + leaseMilliseconds, expiresAt: now + max(ttlMilliseconds, leaseMilliseconds),
+            method: request.head.method.rawValue, path: path)
+        let outcome: ClaimOutcome
+        do {
+            outcome = try await timed(.claim) { () async throws(KeyStoreError) -> ClaimOutcome in
+                try await store.claim(claim, likelyNew: !maybeSeen)
+            }
+        } catch {
+            return await storeUnavailable(request, key: recordKey, error: error)
+        }
+
+        switch outcome {
+        case .completed(let record):
+            countBloom(maybeSeen ? .positive : .negative)
+            guard record.fingerprint == fingerprint else { return (mismatch(key), .mismatch) }
+            guard let stored = record.response else {
+                return await storeUnavailable(
+                    request, key: recordKey, error: .corrupt("completed record without a response"))
+            }
+            let replay = recorder.replay(stored)
+            hotCache.insert(
+                HotCache.Entry(fingerprint: fingerprint, expiresAt: record.expiresAt, replay: replay), for: recordKey)
+            return (replay, .replayed)
+
+        case .inFlight(let record):
+            countBloom(maybeSeen ? .positive : .negative)
+            guard record.fingerprint == fingerprint else { return (mismatch(key), .mismatch) }
+            // Retry-After (RFC 9110 §10.2.3): the lease's remaining whole seconds, rounded up, at least 1.
+            let remaining = max(0, record.leaseExpiresAt - now)
+            let seconds = max(1, (remaining + 999) / 1000)
+            var extra = HTTPFields()
+            extra[.retryAfter] = String(seconds)
+            let detail = "Your request with idempotency key '\(key.value)' is currently being processed."
+            return (problem(.keyInFlight, detail, extraFields: extra), .conflict)
+
+        case .claimed(let tookOver):
+            countBloom(maybeSeen ? (tookOver ? .positive : .falsePositive) : .negative)
+            bloomFilter.insert(recordKey)
+            if tookOver {
+                logger.notice(
+                    "idempotency lease expired without a response; forwarding again (at-least-once)",
+                    metadata: ["key": "\(recordKey)"])
+            }
+            return await forward(
+                request, recordKey: recordKey, owner: claim.owner, fingerprint: fingerprint,
+                ttlMilliseconds: ttlMilliseconds)
+        }
+    }
+
+    /// Forwards a claimed request in an unstructured task (so neither the client's cancellation nor its timeout
+    /// aborts the exchange) and waits for the result at most the upstream timeout.
+    private func forward(
+        _ request: GatewayRequest, recordKey: RecordKey, owner: OwnerToken, fingerprint: [UInt8],
+        ttlMilliseconds: Int64
+    ) async -> (GatewayResponse, IdempotencyOutcome) {
+        var upstreamRequest = request
+        upstreamRequest.upstreamDeadline = ContinuousClock.now + configuration.lease
+        let waiter = UpstreamWaiter<(GatewayResponse, IdempotencyOutcome)>()
+        changeInFlight(by: 1)
+        Task { [self] in
+            let result = await exchange(
+                upstreamRequest, recordKey: recordKey, owner: owner, fingerprint: fingerprint,
+                ttlMilliseconds: ttlMilliseconds)
+            waiter.fulfil(result)
+            changeInFlight(by: -1)
+        }
+        if let result = await waiter.wait(timeout: configuration.upstreamTimeout) { return result }
+        logger.info(
+            "upstream did not answer within the upstream timeout; still waiting in the background",
+            metadata: ["key": "\(recordKey)"])
+        return (upstreamTimeoutProblem(), .forwarded)
+    }
+
+    /// The upstream exchange of a claimed key and the bookkeeping of its result.
+    private func exchange(
+        _ request: GatewayRequest, recordKey: RecordKey, owner: OwnerToken, fingerprint: [UInt8],
+        ttlMilliseconds: Int64
+    ) async -> (GatewayResponse, IdempotencyOutcome) {
+        let response: GatewayResponse
+        do {
+            response = try await next.handle(request)
+        } catch UpstreamError.unreachable(let reason) {
+            // Nothing was sent: no side effect was possible, the key can be released.
+            logger.warning("upstream unreachable; key released", metadata: ["key": "\(recordKey)", "reason": "\(reason)"])
+            await release(recordKey, owner: owner)
+            return (
+                problem(
+                    .upstreamUnreachable,
+                    "The upstream could not be reached and the request was not sent. "
+                        + "Retry with the same Idempotency-Key."),
+                .released
+            )
+        } catch UpstreamError.timeout {
+            // Ambiguous: the request was sent. Keep the key in flight until its lease ends.
+            logger.warning("upstream timed out; key stays in flight until its lease ends", metadata: ["key": "\(recordKey)"])
+            return (upstreamTimeoutProblem(), .forwarded)
+        } catch {
+            // `UpstreamError.failed` or unknown: the upstream may have acted; never forward again within the lease.
+            logger.warning(
+                "upstream exchange failed; key stays in flight until its lease ends",
+                metadata: ["key": "\(recordKey)", "error": "\(error)"])
+            return (
+                problem(
+                    .upstreamUnreachable,
+                    "The exchange with the upstream failed after the request was sent, so it may have been processed. "
+                        + "Retries with the same Idempotency-Key get 409 until the key's lease ends."),
+                .forwarded
+            )
+        }
+
+        if response.head.status.code >= 500, !configuration.store5xx {
+            await release(recordKey, owner: owner)
+            return (response, .released)
+        }
+
+        let (stored, omitted) = recorder.storable(response)
+        if omitted {
+            metrics.bodyOmitted.increment()
+            logger.info(
+                "response body too large to store; storing status and headers only",
+                metadata: ["key": "\(recordKey)", "bytes": "\(response.body.count)"])
+        }
+        let expiresAt = wallClock() + ttlMilliseconds
+        do {
+            let stillOwner = try await timed(.complete) { () async throws(KeyStoreError) -> Bool in
+                try await store.complete(recordKey, owner: owner, response: stored, expiresAt: expiresAt)
+            }
+            if stillOwner {
+                if hotCache.capacity > 0 {
+                    let entry = HotCache.Entry(
+                        fingerprint: fingerprint, expiresAt: expiresAt, replay: recorder.replay(stored))
+                    hotCache.insert(entry, for: recordKey)
+                }
+            } else {
+                metrics.staleOwner.increment()
+                logger.warning(
+                    "response arrived after the key's lease was taken over; not stored",
+                    metadata: ["key": "\(recordKey)"])
+            }
+        } catch {
+            logger.error(
+                "could not store the response; the key stays in flight until its lease ends",
+                metadata: ["key": "\(recordKey)", "error": "\(error)"])
+        }
+        return (response, .forwarded)
+    }
+
+    /// Releases a claim (logging, never throwing).
+    private func release(_ key: RecordKey, owner: OwnerToken) async {
+        do {
+            let released = try await timed(.release) { () async throws(KeyStoreError) -> Bool in
+                try await store.release(key, owner: owner)
+            }
+            if !released {
+                metrics.staleOwner.increment()
+                logger.warning("could not release the key: another request took it over", metadata: ["key": "\(key)"])
+            }
+        } catch {
+            logger.error(
+                "could not release the key; it stays in flight until its lease ends",
+                metadata: ["key": "\(key)", "error": "\(error)"])
+        }
+    }
+
+    /// Fail closed (`503`, `Retry-After: 1`) or, when configured, fail open.
+    private func storeUnavailable(
+        _ request: GatewayRequest, key: RecordKey, error: KeyStoreError
+    ) async -> (GatewayResponse, IdempotencyOutcome) {
+        if configuration.failOpen {
+            logger.warning(
+                "idempotency store failed; forwarding without idempotency (fail-open)",
+                metadata: ["key": "\(key)", "error": "\(error)"])
+            var response = await forwardWithoutIdempotency(request)
+            response.head.headerFields[IdempotencyHeaders.idempotencyDegraded] = "true"
+            return (response, .failOpen)
+        }
+        logger.error("idempotency store failed; answering 503", metadata: ["key": "\(key)", "error": "\(error)"])
+        var extra = HTTPFields()
+        extra[.retryAfter] = "1"
+        let detail =
+            "The idempotency store is unavailable, so the request was not forwarded. "
+            + "Retry with the same Idempotency-Key."
+        return (problem(.storeUnavailable, detail, extraFields: extra), .storeError)
+    }
+
+    /// Forwards a request that is not under idempotency control; upstream errors become problems.
+    private func forwardWithoutIdempotency(_ request: GatewayRequest) async -> GatewayResponse {
+        do {
+            return try await next.handle(request)
+        } catch UpstreamError.unreachable {
+            return problem(.upstreamUnreachable, "The upstream could not be reached.")
+        } catch UpstreamError.timeout {
+            return upstreamTimeoutProblem()
+        } catch let error as any HTTPResponseError {
+            return error.response
+        } catch {
+            logger.warning("upstream exchange failed", metadata: ["error": "\(error)"])
+            return problem(.upstreamUnreachable, "The exchange with the upstream failed.")
+        }
+    }
+
+    // MARK: - Helpers
+
+    private func mismatch(_ key: IdempotencyKey) -> GatewayResponse {
+        problem(
+            .keyMismatch,
+            "The idempotency key '\(key.value)' was already used with a different request "
+                + "(method, path, body or headers differ). An Idempotency-Key MUST NOT be reused across different "
+                + "payloads.")
+    }
+
+    private func upstreamTimeoutProblem() -> GatewayResponse {
+        problem(
+            .upstreamTimeout,
+            "The upstream did not answer in time. The request may still complete: retry with the same "
+                + "Idempotency-Key to get its result.")
+    }
+
+    private func problem(_ kind: Problem.Kind, _ detail: String, extraFields: HTTPFields = [:]) -> GatewayResponse {
+        Problem(kind, detail: detail).response(
+            documentationBaseURL: configuration.documentationBaseURL, extraFields: extraFields)
+    }
+
+    private func countBloom(_ result: BloomResult) {
+        bloomFilter.count(result)
+        metrics.bloom[result]?.increment()
+    }
+
+    private func changeInFlight(by delta: Int) {
+        let value = inFlight.wrappingAdd(delta, ordering: .relaxed).newValue
+        metrics.inFlight.record(value)
+    }
+
+    /// Runs a store call, timing it and counting its errors.
+    private func timed<T>(
+        _ operation: StoreOperation, _ body: () async throws(KeyStoreError) -> T
+    ) async throws(KeyStoreError) -> T {
+        let start = ContinuousClock.now
+        defer {
+            let elapsed = ContinuousClock.now - start
+            let (seconds, attoseconds) = elapsed.components
+            metrics.storeDuration[operation]?.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        }
+        do {
+            return try await body()
+        } catch {
+            metrics.storeErrors[operation]?.increment()
+            throw error
+        }
+    }
+}

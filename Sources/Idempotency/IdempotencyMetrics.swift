@@ -1,0 +1,76 @@
+import Metrics
+
+/// The names of every metric the idempotency layer reports (Prometheus style: lower case, underscores).
+public enum IdempotencyMetricNames {
+    /// Counter; dimension `outcome` = an ``IdempotencyOutcome`` raw value.
+    public static let requests = "idempotency_requests_total"
+    /// Timer; dimension `operation` = `claim`, `complete`, `release`, `record`, `delete`, `delete_expired`,
+    /// `for_each_key`.
+    public static let storeDuration = "idempotency_store_duration_seconds"
+    /// Counter; dimension `operation` as above. Store calls that threw.
+    public static let storeErrors = "idempotency_store_errors_total"
+    /// Counter; dimension `result` = `negative`, `positive`, `false_positive` (``BloomResult``).
+    public static let bloom = "idempotency_bloom_total"
+    /// Gauge: requests currently forwarded under a claimed key (their upstream exchange has not ended).
+    public static let inFlight = "idempotency_inflight"
+    /// Counter: completed responses stored without their body because it exceeded the storable size.
+    public static let bodyOmitted = "idempotency_body_omitted_total"
+    /// Counter: `complete` refused because another request took the key over (a stale owner).
+    public static let staleOwner = "idempotency_stale_owner_total"
+    /// Counter: hot-cache hits (replays or mismatches answered without the store).
+    public static let hotCacheHits = "idempotency_hot_cache_hits_total"
+    /// Counter: expired records deleted by the sweep.
+    public static let swept = "idempotency_swept_total"
+}
+
+/// The store operations timed under ``IdempotencyMetricNames/storeDuration``.
+enum StoreOperation: String, CaseIterable {
+    case claim, complete, release, record, delete
+    case deleteExpired = "delete_expired"
+    case forEachKey = "for_each_key"
+}
+
+/// The metric handles, created once (looking a metric up per request would cost a lock in the factory).
+///
+/// They bind to whatever `MetricsSystem` is bootstrapped when the engine is created, so bootstrap metrics first.
+struct IdempotencyMetrics: Sendable {
+    let requests: [IdempotencyOutcome: Counter]
+    let storeDuration: [StoreOperation: Timer]
+    let storeErrors: [StoreOperation: Counter]
+    let bloom: [BloomResult: Counter]
+    let inFlight: Gauge
+    let bodyOmitted: Counter
+    let staleOwner: Counter
+    let hotCacheHits: Counter
+    let swept: Counter
+
+    init() {
+        var requests: [IdempotencyOutcome: Counter] = [:]
+        for outcome in IdempotencyOutcome.allCases {
+            requests[outcome] = Counter(
+                label: IdempotencyMetricNames.requests, dimensions: [("outcome", outcome.rawValue)])
+        }
+        var durations: [StoreOperation: Timer] = [:]
+        var errors: [StoreOperation: Counter] = [:]
+        for operation in StoreOperation.allCases {
+            durations[operation] = Timer(
+                label: IdempotencyMetricNames.storeDuration, dimensions: [("operation", operation.rawValue)],
+                preferredDisplayUnit: .seconds)
+            errors[operation] = Counter(
+                label: IdempotencyMetricNames.storeErrors, dimensions: [("operation", operation.rawValue)])
+        }
+        var bloom: [BloomResult: Counter] = [:]
+        for result in BloomResult.allCases {
+            bloom[result] = Counter(label: IdempotencyMetricNames.bloom, dimensions: [("result", result.rawValue)])
+        }
+        self.requests = requests
+        self.storeDuration = durations
+        self.storeErrors = errors
+        self.bloom = bloom
+        inFlight = Gauge(label: IdempotencyMetricNames.inFlight)
+        bodyOmitted = Counter(label: IdempotencyMetricNames.bodyOmitted)
+        staleOwner = Counter(label: IdempotencyMetricNames.staleOwner)
+        hotCacheHits = Counter(label: IdempotencyMetricNames.hotCacheHits)
+        swept = Counter(label: IdempotencyMetricNames.swept)
+    }
+}

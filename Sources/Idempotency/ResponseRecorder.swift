@@ -1,0 +1,132 @@
+import GatewayHTTP
+import GatewayStore
+import HTTPTypes
+
+/// Turns backend responses into stored records and stored records back into replays.
+///
+/// Storing (draft-ietf-httpapi-idempotency-key-header-07 §2.6, "the result of the previously completed
+/// operation"): the status, the header fields in order with their names as received, and the body. Not stored:
+/// the configured dropped fields (hop-by-hop, `Set-Cookie`), the fields the response's `Connection` header names
+/// (RFC 9110 §7.6.1), and `Content-Length` (the server recomputes framing). A body over the storable limit is
+/// not stored: the record gets the pseudo-field ``bodyOmittedMarker`` (a name no HTTP field can have, so no
+/// backend header can be mistaken for it) and an empty body.
+///
+/// Replaying: the stored status, the stored fields, `Idempotent-Replayed: true`, and the stored body byte for
+/// byte. For a body-omitted record, `Content-Type` and `Content-Encoding` are dropped (the body is empty) and
+/// `Idempotent-Replay-Body: omitted` is added.
+struct ResponseRecorder: Sendable {
+    /// The pseudo-field that marks a record whose body was too large to store.
+    static let bodyOmittedMarker = StoredResponse.Field(name: ":idempotency-body", value: "omitted")
+
+    private let droppedNames: Set<String>
+    private let droppedPrefixes: [String]
+    let maxBodyBytes: Int
+
+    init(droppedResponseHeaders: [HTTPField.Name], maxBodyBytes: Int) {
+        var names: Set<String> = [HTTPField.Name.contentLength.canonicalName]
+        var prefixes: [String] = []
+        for name in droppedResponseHeaders {
+            let canonical = name.canonicalName
+            if canonical.hasSuffix("*") { prefixes.append(String(canonical.dropLast())) } else { names.insert(canonical) }
+        }
+        droppedNames = names
+        droppedPrefixes = prefixes
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    /// What to store for `response`, and whether its body was omitted.
+    func storable(_ response: GatewayResponse) -> (stored: StoredResponse, bodyOmitted: Bool) {
+        let fields = response.head.headerFields
+        var connectionNamed: Set<String> = []
+        for value in fields[values: .connection] {
+            for token in value.split(separator: ",") {
+                connectionNamed.insert(token.trimmingSpaces.lowercased())
+            }
+        }
+        let omitted = response.body.count > maxBodyBytes
+        var stored: [StoredResponse.Field] = []
+        stored.reserveCapacity(fields.count + 1)
+        if omitted { stored.append(Self.bodyOmittedMarker) }
+        for field in fields {
+            let canonical = field.name.canonicalName
+            if droppedNames.contains(canonical) || connectionNamed.contains(canonical) { continue }
+            if !droppedPrefixes.isEmpty, droppedPrefixes.contains(where: { canonical.hasPrefix($0) }) { continue }
+            stored.append(StoredResponse.Field(name: field.name.rawName, value: field.value))
+        }
+        let status = response.head.status.code
+        return (StoredResponse(status: status, fields: stored, body: omitted ? [] : response.body), omitted)
+    }
+
+    /// The replay of a stored response.
+    func replay(_ stored: StoredResponse) -> GatewayResponse {
+        var omitted = false
+        var fields = HTTPFields()
+        fields.reserveCapacity(stored.fields.count + 2)
+        for field in stored.fields {
+            if field == Self.bodyOmittedMarker {
+                omitted = true
+                continue
+            }
+            guard let name = HTTPField.Name(field.name), name != .contentLength else { continue }
+            fields.append(HTTPField(name: name, value: field.value))
+        }
+        if omitted {
+            fields[.contentType] = nil
+            fields[.contentEncoding] = nil
+            fields[IdempotencyHeaders.idempotentReplayBody] = "omitted"
+        }
+        fields.append(HTTPField(name: IdempotencyHeaders.idempotentReplayed, value: "true"))
+        let code = (100...999).contains(stored.status) ? stored.status : 500
+        let status = HTTPResponse.Status(code: code, reasonPhrase: Self.reasonPhrase(code))
+        return GatewayResponse(status: status, headerFields: fields, body: omitted ? [] : stored.body)
+    }
+
+    /// The RFC 9110 §15 reason phrase for common codes (the stored record keeps only the code).
+    static func reasonPhrase(_ code: Int) -> String {
+        switch code {
+        case 200: "OK"
+        case 201: "Created"
+        case 202: "Accepted"
+        case 203: "Non-Authoritative Information"
+        case 204: "No Content"
+        case 206: "Partial Content"
+        case 301: "Moved Permanently"
+        case 302: "Found"
+        case 303: "See Other"
+        case 304: "Not Modified"
+        case 307: "Temporary Redirect"
+        case 308: "Permanent Redirect"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 402: "Payment Required"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 406: "Not Acceptable"
+        case 409: "Conflict"
+        case 410: "Gone"
+        case 412: "Precondition Failed"
+        case 413: "Content Too Large"
+        case 415: "Unsupported Media Type"
+        case 422: "Unprocessable Content"
+        case 428: "Precondition Required"
+        case 429: "Too Many Requests"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        default: ""
+        }
+    }
+}
+
+extension Substring {
+    /// Without leading and trailing spaces and tabs (RFC 9110 §5.6.1 list OWS).
+    var trimmingSpaces: Substring {
+        var s = self
+        while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
+        while let c = s.last, c == " " || c == "\t" { s.removeLast() }
+        return s
+    }
+}

@@ -1,0 +1,131 @@
+import GatewayBackends
+import GatewayHTTP
+import GatewayStore
+import HTTPTypes
+import Idempotency
+
+/// The admin listener's routes:
+/// - `GET /healthz`: the process answers.
+/// - `GET /readyz`: the store answers and, with an upstream, a TCP connection to it succeeds.
+/// - `GET /metrics`: Prometheus text format.
+/// - `GET /keys/{key}?scope=…[&body=true]`: one record as JSON; `DELETE /keys/{key}?scope=…` deletes it.
+/// When a token is configured every route requires `Authorization: Bearer <token>`.
+struct AdminHandler: HTTPHandler {
+    let engine: IdempotencyEngine
+    let store: any KeyStore
+    let upstream: UpstreamClient?
+    let token: String?
+
+    func handle(_ request: GatewayRequest) async throws -> GatewayResponse {
+        if let token, !authorized(request.head.headerFields[.authorization], token: token) {
+            var fields = HTTPFields()
+            fields[.wwwAuthenticate] = "Bearer"
+            return ProblemDetails.response(status: 401, detail: "The admin API requires a bearer token.", headerFields: fields)
+        }
+        let target = request.head.path ?? "/"
+        let (path, query) = Self.split(target)
+        switch (request.head.method, path) {
+        case (.get, "/healthz"), (.head, "/healthz"):
+            return Self.json(200, #"{"status":"ok"}"#)
+        case (.get, "/readyz"), (.head, "/readyz"):
+            return await readiness()
+        case (.get, "/metrics"):
+            if let stats = try? await store.statistics(now: IdempotencyEngine.systemNow()) {
+                GatewayMetrics.recordKeys(inFlight: stats.inFlight, completed: stats.completed, expired: stats.expired)
+            }
+            var fields = HTTPFields()
+            fields[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return GatewayResponse(status: .ok, headerFields: fields, body: GatewayMetrics.exposition())
+        case (_, _) where path.hasPrefix("/keys/"):
+            guard let key = Self.percentDecoded(String(path.dropFirst("/keys/".count))), !key.isEmpty else {
+                return ProblemDetails.response(status: 400, detail: "The key in the path is not valid percent-encoding.")
+            }
+            let recordKey = RecordKey(scope: query["scope"] ?? "", key: key)
+            switch request.head.method {
+            case .get: return try await show(recordKey, includeBody: query["body"] == "true")
+            case .delete:
+                let existed = try await engine.deleteKey(recordKey)
+                return existed
+                    ? GatewayResponse(status: .noContent)
+                    : ProblemDetails.response(status: 404, detail: "No record for this key and scope.")
+            default:
+                var fields = HTTPFields()
+                fields[.allow] = "GET, DELETE"
+                return ProblemDetails.response(status: 405, detail: "Use GET or DELETE.", headerFields: fields)
+            }
+        default:
+            return ProblemDetails.response(status: 404, detail: "Admin routes: /healthz, /readyz, /metrics, /keys/{key}.")
+        }
+    }
+
+    private func show(_ key: RecordKey, includeBody: Bool) async throws -> GatewayResponse {
+        guard let record = try await engine.record(for: key) else {
+            return ProblemDetails.response(status: 404, detail: "No record for this key and scope.")
+        }
+        return Self.json(200, RecordJSON.render(record, includeBody: includeBody, now: IdempotencyEngine.systemNow()))
+    }
+
+    private func readiness() async -> GatewayResponse {
+        do {
+            _ = try await store.statistics(now: IdempotencyEngine.systemNow())
+        } catch {
+            return Self.json(503, #"{"status":"unavailable","store":"\#(ProblemDetails.jsonEscaped("\(error)"))"}"#)
+        }
+        if let upstream {
+            guard await upstream.isReachable() else {
+                return Self.json(503, #"{"status":"unavailable","upstream":"unreachable"}"#)
+            }
+        }
+        return Self.json(200, #"{"status":"ready"}"#)
+    }
+
+    /// Constant-time comparison of the bearer token.
+    private func authorized(_ header: String?, token: String) -> Bool {
+        guard let header, header.hasPrefix("Bearer ") else { return false }
+        let given = Array(header.utf8.dropFirst(7))
+        let expected = Array(token.utf8)
+        guard given.count == expected.count else { return false }
+        var difference: UInt8 = 0
+        for (a, b) in zip(given, expected) { difference |= a ^ b }
+        return difference == 0
+    }
+
+    static func json(_ status: Int, _ text: String) -> GatewayResponse {
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        fields[.cacheControl] = "no-store"
+        return GatewayResponse(status: HTTPResponse.Status(code: status), headerFields: fields, body: Array(text.utf8))
+    }
+
+    static func split(_ target: String) -> (path: String, query: [String: String]) {
+        guard let mark = target.firstIndex(of: "?") else { return (target, [:]) }
+        var query: [String: String] = [:]
+        for pair in target[target.index(after: mark)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = percentDecoded(String(parts[0])) else { continue }
+            query[name] = parts.count > 1 ? percentDecoded(String(parts[1])) ?? "" : ""
+        }
+        return (String(target[..<mark]), query)
+    }
+
+    /// Decodes `%XX` escapes (and `+` as space in queries is not applied: keys may contain `+`).
+    static func percentDecoded(_ text: String) -> String? {
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8).makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%") {
+                guard let high = iterator.next(), let low = iterator.next(),
+                    let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
+                else { return nil }
+                bytes.append(value)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+}
+
+extension HTTPField.Name {
+    static let allow = HTTPField.Name("Allow")!
+}

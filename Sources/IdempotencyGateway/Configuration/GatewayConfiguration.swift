@@ -1,0 +1,210 @@
+// The gateway's complete configuration: plain values with their defaults.
+public import Logging
+
+/// Everything the gateway can be configured with, after defaults, file, environment and flags are merged.
+///
+/// Each property documents its dotted configuration key and default. The same key is accepted in the YAML
+/// file (`config/gateway.yaml`), as an environment variable (`GATEWAY_` + the key upper-cased with dots and
+/// dashes turned into underscores, e.g. `GATEWAY_IDEMPOTENCY_LEASE`) and, for the common ones, as a `serve`
+/// flag. Precedence: flags > environment > file > defaults. Load it with
+/// ``load(overrides:environment:configFile:)``; print it with ``render()``.
+public struct GatewayConfiguration: Sendable, Equatable {
+    /// `listen`: where the proxy accepts client connections. Default `127.0.0.1:8080`.
+    public var listen = HostPort(host: "127.0.0.1", port: 8080)
+    /// `admin.*`: the admin/metrics listener.
+    public var admin = AdminSettings()
+    /// `upstream.*`: the origin requests are forwarded to.
+    public var upstream = UpstreamSettings()
+    /// `server.*`: HTTP/1.1 server limits and timeouts.
+    public var server = ServerSettings()
+    /// `store.*`: the SQLite key store.
+    public var store = StoreSettings()
+    /// `idempotency.*`: the Idempotency-Key engine.
+    public var idempotency = IdempotencySettings()
+    /// `log.*`: logging.
+    public var log = LogSettings()
+
+    /// The built-in defaults.
+    public init() {}
+
+    /// `admin.*`
+    public struct AdminSettings: Sendable, Equatable {
+        /// `admin.listen`: the admin listener address, or `nil` for `off`. Default `127.0.0.1:9090`.
+        public var listen: HostPort? = HostPort(host: "127.0.0.1", port: 9090)
+        /// `admin.token`: bearer token required by the admin endpoints. Default: none. Required when
+        /// `admin.listen` is not a loopback address. Never printed by ``GatewayConfiguration/render()``.
+        public var token: String? = nil
+        /// The defaults.
+        public init() {}
+    }
+
+    /// `upstream.*`
+    public struct UpstreamSettings: Sendable, Equatable {
+        /// `upstream.url`: the origin (`http://host:port[/base-path]`), or `nil` to use the built-in echo
+        /// backend. Default: none (echo). TLS (`https://`) is not supported.
+        public var url: UpstreamEndpoint? = nil
+        /// `upstream.connect-timeout`: TCP connect timeout. Default `5s`.
+        public var connectTimeout: Duration = .seconds(5)
+        /// `upstream.timeout`: time allowed for the whole upstream exchange. Default `30s`.
+        public var timeout: Duration = .seconds(30)
+        /// `upstream.max-idle-connections`: pooled keep-alive connections kept open. Default `64`.
+        public var maxIdleConnections = 64
+        /// The defaults.
+        public init() {}
+    }
+
+    /// `server.*`
+    public struct ServerSettings: Sendable, Equatable {
+        /// `server.max-request-target`: longest request target in bytes (414 beyond). Default `8192`.
+        public var maxRequestTarget = 8192
+        /// `server.max-header-bytes`: largest header section in bytes (431 beyond). Default `65536` (64KiB).
+        public var maxHeaderBytes = 65536
+        /// `server.max-header-count`: most header fields per message (431 beyond). Default `100`.
+        public var maxHeaderCount = 100
+        /// `server.max-body-bytes`: largest request body in bytes (413 beyond). Default `8388608` (8MiB).
+        public var maxBodyBytes = 8 << 20
+        /// `server.header-timeout`: time to receive a complete request head. Default `10s`.
+        public var headerTimeout: Duration = .seconds(10)
+        /// `server.body-timeout`: time to receive a complete request body. Default `30s`.
+        public var bodyTimeout: Duration = .seconds(30)
+        /// `server.idle-timeout`: keep-alive idle time before the connection is closed. Default `60s`.
+        public var idleTimeout: Duration = .seconds(60)
+        /// `server.max-connections`: concurrent client connections accepted. Default `4096`.
+        public var maxConnections = 4096
+        /// `server.shutdown-grace`: time in-flight requests get to finish on SIGTERM/SIGINT. Default `10s`.
+        public var shutdownGrace: Duration = .seconds(10)
+        /// The defaults.
+        public init() {}
+    }
+
+    /// `store.*`
+    public struct StoreSettings: Sendable, Equatable {
+        /// `store.path`: SQLite database file (its directory is created), or `:memory:`.
+        /// Default `data/idempotency.sqlite`.
+        public var path = "data/idempotency.sqlite"
+        /// `store.synchronous`: SQLite `PRAGMA synchronous`. Default `normal`.
+        public var synchronous = SynchronousMode.normal
+        /// `store.busy-timeout`: SQLite busy timeout. Default `5s`.
+        public var busyTimeout: Duration = .seconds(5)
+        /// `store.compression-threshold`: stored bodies at least this large are zlib-compressed. Default `1024`.
+        public var compressionThreshold = 1024
+        /// The defaults.
+        public init() {}
+
+        /// `true` when ``path`` is SQLite's in-memory database.
+        public var isInMemory: Bool { path == ":memory:" }
+
+        /// Values of `store.synchronous`.
+        public enum SynchronousMode: String, Sendable, Equatable, CaseIterable {
+            /// `PRAGMA synchronous = NORMAL`: durable except against power loss in WAL mode.
+            case normal
+            /// `PRAGMA synchronous = FULL`: fsync on every commit.
+            case full
+        }
+    }
+
+    /// `idempotency.*`
+    public struct IdempotencySettings: Sendable, Equatable {
+        /// `idempotency.key-ttl`: how long a completed key is remembered. Default `24h`.
+        public var keyTTL: Duration = .seconds(24 * 3600)
+        /// `idempotency.lease`: how long an in-flight claim is held before another request may take over.
+        /// Default `60s`.
+        public var lease: Duration = .seconds(60)
+        /// `idempotency.require-key`: reject covered requests without `Idempotency-Key` (400). Default `false`.
+        public var requireKey = false
+        /// `idempotency.methods`: methods covered by the engine (upper-cased). Default `[POST, PATCH]`.
+        public var methods = ["POST", "PATCH"]
+        /// `idempotency.max-key-length`: longest accepted key in characters. Default `255`.
+        public var maxKeyLength = 255
+        /// `idempotency.scope-headers`: request headers whose values partition the key space (e.g. per
+        /// credential). Default `[Authorization]`.
+        public var scopeHeaders = ["Authorization"]
+        /// `idempotency.fingerprint-headers`: request headers included in the payload fingerprint besides
+        /// method, target and body. Default `[Content-Type]`.
+        public var fingerprintHeaders = ["Content-Type"]
+        /// `idempotency.store-5xx`: remember 5xx responses too (otherwise the key is released). Default `false`.
+        public var store5xx = false
+        /// `idempotency.max-stored-response-bytes`: larger responses are passed through but not stored.
+        /// Default `4194304` (4MiB).
+        public var maxStoredResponseBytes = 4 << 20
+        /// `idempotency.fail-open`: when the store fails, forward without idempotency instead of answering 503.
+        /// Default `false`.
+        public var failOpen = false
+        /// `idempotency.dropped-response-headers`: response headers never stored nor replayed.
+        /// Default `[Set-Cookie]`.
+        public var droppedResponseHeaders = ["Set-Cookie"]
+        /// `idempotency.sweep-interval`: how often expired keys are deleted. Default `60s`.
+        public var sweepInterval: Duration = .seconds(60)
+        /// `idempotency.sweep-batch`: most keys deleted per sweep statement. Default `500`.
+        public var sweepBatch = 500
+        /// `idempotency.bloom.*`: the Bloom filter in front of the store.
+        public var bloom = BloomSettings()
+        /// `idempotency.hot-cache-bytes`: in-memory cache of recent responses. Default `67108864` (64MiB).
+        public var hotCacheBytes = 64 << 20
+        /// `idempotency.documentation-url`: base URL of the problem `type` URIs.
+        /// Default `https://github.com/idempotency-gateway/idempotency-gateway/blob/main/README.md#`.
+        public var documentationURL = "https://github.com/idempotency-gateway/idempotency-gateway/blob/main/README.md#"
+        /// `idempotency.routes`: per-path overrides, first match wins (YAML file only). Default: none.
+        public var routes: [RouteRule] = []
+        /// The defaults.
+        public init() {}
+
+        /// `idempotency.bloom.*`
+        public struct BloomSettings: Sendable, Equatable {
+            /// `idempotency.bloom.expected-keys`: sizing hint for the filter. Default `1000000`.
+            public var expectedKeys = 1_000_000
+            /// `idempotency.bloom.false-positive-rate`: target rate, between 0 and 1. Default `0.001`.
+            public var falsePositiveRate = 0.001
+            /// The defaults.
+            public init() {}
+        }
+    }
+
+    /// One entry of `idempotency.routes`: settings for requests whose path starts with ``pathPrefix``.
+    /// `nil` fields inherit the global `idempotency.*` value.
+    public struct RouteRule: Sendable, Equatable {
+        /// `path-prefix` (required): matched against the request path; must start with `/`.
+        public var pathPrefix: String
+        /// `methods`: covered methods on this route.
+        public var methods: [String]?
+        /// `require-key`: whether the key is mandatory on this route.
+        public var requireKey: Bool?
+        /// `key-ttl`: key retention on this route.
+        public var keyTTL: Duration?
+        /// `lease`: in-flight lease on this route.
+        public var lease: Duration?
+
+        /// Creates a rule; unspecified settings inherit the global ones.
+        public init(
+            pathPrefix: String,
+            methods: [String]? = nil,
+            requireKey: Bool? = nil,
+            keyTTL: Duration? = nil,
+            lease: Duration? = nil
+        ) {
+            self.pathPrefix = pathPrefix
+            self.methods = methods
+            self.requireKey = requireKey
+            self.keyTTL = keyTTL
+            self.lease = lease
+        }
+    }
+
+    /// `log.*`
+    public struct LogSettings: Sendable, Equatable {
+        /// `log.level`: trace, debug, info, notice, warning, error or critical. Default `info`.
+        public var level = Logger.Level.info
+        /// `log.format`: `text` (human-readable) or `json` (one object per line). Default `text`.
+        public var format = Format.text
+        /// The defaults.
+        public init() {}
+
+        /// Values of `log.format`.
+        public enum Format: String, Sendable, Equatable, CaseIterable {
+            /// `<timestamp> <level> <label>: <message> key=value…`
+            case text
+            /// `{"ts":…,"level":…,"label":…,"message":…,<metadata>}`
+            case json
+        }
+    }
+}

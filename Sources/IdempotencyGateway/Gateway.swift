@@ -1,0 +1,118 @@
+@_exported import GatewayHTTP
+@_exported import HTTPTypes
+import GatewayBackends
+import GatewayServer
+import GatewaySockets
+import GatewayStore
+import Idempotency
+import Logging
+import Synchronization
+
+/// A running idempotency gateway: the HTTP server, the idempotency engine, its key store, the backend and
+/// (optionally) the admin listener.
+///
+/// The CLI uses ``run(configuration:)``. Test suites embed it with their own backend:
+/// ```swift
+/// let gateway = try await Gateway.start(configuration: .testing()) { request in
+///     GatewayResponse(status: .created, body: Array("ok".utf8))
+/// }
+/// // send requests to 127.0.0.1:\(gateway.port)
+/// await gateway.shutdown()
+/// ```
+public final class Gateway: Sendable {
+    public let configuration: GatewayConfiguration
+    /// The engine (exposes Bloom counters and key lookups).
+    public let engine: IdempotencyEngine
+    private let server: HTTPServer
+    private let admin: HTTPServer?
+    private let store: any KeyStore
+    private let upstream: UpstreamClient?
+    private let logger: Logger
+    private let stopped = Mutex(false)
+
+    /// The port the gateway listens on (the real one when the configuration asked for port 0).
+    public var port: UInt16 { server.address?.port ?? 0 }
+    /// The admin listener's port, nil when it is off.
+    public var adminPort: UInt16? { admin?.address?.port }
+
+    /// Starts a gateway. Without `backend`, requests go to `configuration.upstream.url`, or to the built-in
+    /// echo backend when no upstream is configured.
+    public static func start(
+        configuration: GatewayConfiguration, backend: (any HTTPHandler)? = nil, logger: Logger = Logger(label: "idempotency-gateway")
+    ) async throws -> Gateway {
+        let gateway = try Gateway(configuration: configuration, backend: backend, logger: logger)
+        do {
+            try await gateway.engine.start()
+            try gateway.server.start()
+            try gateway.admin?.start()
+        } catch {
+            await gateway.shutdown()
+            throw error
+        }
+        return gateway
+    }
+
+    /// Starts a gateway whose backend is a closure (in-process test harness).
+    public static func start(
+        configuration: GatewayConfiguration, logger: Logger = Logger(label: "idempotency-gateway"),
+        backend: @escaping @Sendable (GatewayRequest) async throws -> GatewayResponse
+    ) async throws -> Gateway {
+        try await start(configuration: configuration, backend: ClosureHandler(backend), logger: logger)
+    }
+
+    private init(configuration: GatewayConfiguration, backend: (any HTTPHandler)?, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        if configuration.admin.listen != nil {
+            _ = GatewayMetrics.registry  // bootstrap swift-metrics before any metric is created
+        }
+        let store = try SQLiteKeyStore(path: configuration.store.path, options: configuration.storeOptions)
+        self.store = store
+        let next: any HTTPHandler
+        if let backend {
+            next = backend
+            upstream = nil
+        } else if let url = configuration.upstream.url {
+            let client = UpstreamClient(configuration: try configuration.upstreamConfiguration(url))
+            upstream = client
+            next = ReverseProxyBackend(client: client)
+        } else {
+            next = EchoBackend()
+            upstream = nil
+        }
+        engine = IdempotencyEngine(
+            configuration: configuration.engineConfiguration, store: store, next: next,
+            logger: Logger(label: "idempotency-gateway.engine"))
+        var accessLogger = Logger(label: "idempotency-gateway.access")
+        accessLogger.logLevel = logger.logLevel
+        let front = RequestLogger(engine: engine, logger: accessLogger, inFlight: GatewayMetrics.InFlight())
+        server = HTTPServer(
+            configuration: try configuration.serverConfiguration(listen: configuration.listen), handler: front,
+            logger: logger)
+        if let adminListen = configuration.admin.listen {
+            var adminServer = try configuration.serverConfiguration(listen: adminListen)
+            adminServer.maxConnections = 64
+            admin = HTTPServer(
+                configuration: adminServer,
+                handler: AdminHandler(engine: engine, store: store, upstream: upstream, token: configuration.admin.token),
+                logger: Logger(label: "idempotency-gateway.admin"))
+        } else {
+            admin = nil
+        }
+    }
+
+    /// Graceful shutdown: stops accepting, lets requests in flight finish for up to `server.shutdown-grace`,
+    /// stops the engine's background work and closes the store. Idempotent.
+    public func shutdown() async {
+        let already = stopped.withLock { stopped in
+            defer { stopped = true }
+            return stopped
+        }
+        if already { return }
+        await server.shutdown(gracePeriod: configuration.server.shutdownGrace)
+        await admin?.shutdown(gracePeriod: .seconds(1))
+        await engine.shutdown()
+        upstream?.close()
+        await store.close()
+    }
+}

@@ -1,0 +1,70 @@
+import GatewayBackends
+import GatewayHTTP
+import GatewayServer
+import GatewaySockets
+import GatewayStore
+import HTTPTypes
+import Idempotency
+
+/// Maps the user-facing configuration onto each module's own settings.
+extension GatewayConfiguration {
+    func serverConfiguration(listen: HostPort) throws(SocketError) -> ServerConfiguration {
+        ServerConfiguration(
+            address: try SocketAddress.resolve(host: listen.host, port: listen.port),
+            limits: HTTPLimits(
+                maxRequestTargetLength: server.maxRequestTarget,
+                maxHeaderSectionSize: server.maxHeaderBytes,
+                maxHeaderCount: server.maxHeaderCount,
+                maxBodySize: server.maxBodyBytes),
+            headerTimeout: server.headerTimeout,
+            bodyTimeout: server.bodyTimeout,
+            idleTimeout: server.idleTimeout,
+            maxConnections: server.maxConnections)
+    }
+
+    func upstreamConfiguration(_ endpoint: UpstreamEndpoint) throws(SocketError) -> GatewayBackends.UpstreamConfiguration {
+        GatewayBackends.UpstreamConfiguration(
+            address: try SocketAddress.resolve(host: endpoint.address.host, port: endpoint.address.port),
+            basePath: endpoint.basePath,
+            connectTimeout: upstream.connectTimeout,
+            responseTimeout: upstream.timeout,
+            maxIdleConnections: upstream.maxIdleConnections)
+    }
+
+    var storeOptions: SQLiteKeyStore.Options {
+        SQLiteKeyStore.Options(
+            synchronous: store.synchronous == .full ? .full : .normal,
+            busyTimeout: store.busyTimeout,
+            compressionThreshold: store.compressionThreshold)
+    }
+
+    var engineConfiguration: IdempotencyConfiguration {
+        let settings = idempotency
+        return IdempotencyConfiguration(
+            methods: Set(settings.methods.compactMap { HTTPRequest.Method($0.uppercased()) }),
+            routes: settings.routes.map { rule in
+                IdempotencyConfiguration.Route(
+                    pathPrefix: rule.pathPrefix,
+                    methods: rule.methods.map { Set($0.compactMap { HTTPRequest.Method($0.uppercased()) }) },
+                    requireKey: rule.requireKey,
+                    ttl: rule.keyTTL)
+            },
+            requireKey: settings.requireKey,
+            maxKeyLength: settings.maxKeyLength,
+            ttl: settings.keyTTL,
+            lease: settings.lease,
+            upstreamTimeout: upstream.timeout,
+            scopeHeaders: settings.scopeHeaders.compactMap { HTTPField.Name($0) },
+            fingerprintHeaders: settings.fingerprintHeaders.compactMap { HTTPField.Name($0) },
+            store5xx: settings.store5xx,
+            droppedResponseHeaders: settings.droppedResponseHeaders.compactMap { HTTPField.Name($0) },
+            maxStoredResponseBytes: settings.maxStoredResponseBytes,
+            failOpen: settings.failOpen,
+            bloomExpectedKeys: settings.bloom.expectedKeys,
+            bloomFalsePositiveRate: settings.bloom.falsePositiveRate,
+            hotCacheBytes: settings.hotCacheBytes,
+            sweepInterval: settings.sweepInterval,
+            sweepBatch: settings.sweepBatch,
+            documentationBaseURL: settings.documentationURL)
+    }
+}

@@ -1,0 +1,55 @@
+import Idempotency
+import Metrics
+import Prometheus
+import Synchronization
+
+/// The gateway's own metrics (the engine's are in ``IdempotencyMetricNames``), exported in the Prometheus text
+/// format on the admin listener's `/metrics`.
+enum GatewayMetrics {
+    /// The registry `/metrics` renders. First use bootstraps swift-metrics with it, once per process; the gateway
+    /// does so before it creates the engine, so every metric lands here. (A host process that bootstrapped
+    /// swift-metrics itself should keep the admin listener off when embedding the gateway.)
+    static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+
+    /// Whole-request latency per outcome, `gateway_request_duration_seconds`.
+    private static let durations = Mutex<[IdempotencyOutcome: Metrics.Timer]>([:])
+
+    static func requestDuration(outcome: IdempotencyOutcome) -> Metrics.Timer {
+        durations.withLock { timers in
+            if let timer = timers[outcome] { return timer }
+            let timer = Metrics.Timer(
+                label: "gateway_request_duration_seconds", dimensions: [("outcome", outcome.rawValue)],
+                preferredDisplayUnit: .seconds)
+            timers[outcome] = timer
+            return timer
+        }
+    }
+
+    /// `gateway_requests_in_flight`: requests between arrival and response.
+    final class InFlight: Sendable {
+        private let count = Atomic<Int>(0)
+        private let gauge = Gauge(label: "gateway_requests_in_flight")
+
+        func increment() { gauge.record(count.wrappingAdd(1, ordering: .relaxed).newValue) }
+        func decrement() { gauge.record(count.wrappingSubtract(1, ordering: .relaxed).newValue) }
+        var value: Int { count.load(ordering: .relaxed) }
+    }
+
+    /// `gateway_keys_stored` by state, refreshed from the store at each scrape.
+    static func recordKeys(inFlight: Int, completed: Int, expired: Int) {
+        Gauge(label: "gateway_keys_stored", dimensions: [("state", "in_flight")]).record(inFlight)
+        Gauge(label: "gateway_keys_stored", dimensions: [("state", "completed")]).record(completed)
+        Gauge(label: "gateway_keys_stored", dimensions: [("state", "expired")]).record(expired)
+    }
+
+    /// Renders the registry.
+    static func exposition() -> [UInt8] {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}

@@ -1,0 +1,91 @@
+import GatewayHTTP
+import HTTPTypes
+import Idempotency
+import Logging
+import Metrics
+import Synchronization
+
+/// The outermost handler: gives every request an `X-Request-Id` (kept when the client sent a sane one,
+/// generated otherwise, forwarded upstream and returned to the client), runs the idempotency engine, and writes
+/// one access-log line per request: method, path, status, outcome, key (hashed), duration, request id.
+struct RequestLogger: HTTPHandler {
+    let engine: IdempotencyEngine
+    let logger: Logger
+    let inFlight: GatewayMetrics.InFlight
+
+    func handle(_ request: GatewayRequest) async throws -> GatewayResponse {
+        let start = ContinuousClock.now
+        var request = request
+        let requestID = Self.requestID(from: request.head.headerFields)
+        request.head.headerFields[.requestID] = requestID
+        inFlight.increment()
+        let (response, outcome) = await engine.process(request)
+        inFlight.decrement()
+        var answered = response
+        answered.head.headerFields[.requestID] = requestID
+        let elapsed = ContinuousClock.now - start
+        GatewayMetrics.requestDuration(outcome: outcome).recordNanoseconds(elapsed.nanoseconds)
+        if logger.logLevel <= .info {
+            var metadata: Logger.Metadata = [
+                "method": "\(request.head.method.rawValue)",
+                "path": "\(request.head.path ?? "")",
+                "status": "\(answered.head.status.code)",
+                "outcome": "\(outcome.rawValue)",
+                "duration_ms": "\(Double(elapsed.nanoseconds) / 1_000_000)",
+                "request_id": "\(requestID)",
+            ]
+            if let key = request.head.headerFields[.idempotencyKeyField] {
+                metadata["key"] = "\(KeyDigest.short(key))"
+            }
+            logger.info("request", metadata: metadata)
+        }
+        return answered
+    }
+
+    /// A client's `X-Request-Id` is kept when it is short visible ASCII; otherwise a new one is made.
+    static func requestID(from fields: HTTPFields) -> String {
+        if let given = fields[.requestID], (1...128).contains(given.utf8.count),
+            given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+        {
+            return given
+        }
+        return OwnerTokenGenerator.requestID()
+    }
+}
+
+/// Random request ids: 16 hex digits.
+enum OwnerTokenGenerator {
+    static func requestID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let value = generator.next() as UInt64
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+/// Keys appear in logs only as a short hash, so logs never carry a client's key (or anything derived from a
+/// credential) in clear.
+enum KeyDigest {
+    static func short(_ key: String) -> String {
+        // FNV-1a 64: not for security, only to correlate log lines for one key without printing it.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return "k:" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+extension HTTPField.Name {
+    static let requestID = HTTPField.Name("X-Request-Id")!
+    static let idempotencyKeyField = HTTPField.Name("Idempotency-Key")!
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

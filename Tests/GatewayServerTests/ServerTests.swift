@@ -1,0 +1,225 @@
+import GatewayHTTP
+import GatewayServer
+import GatewaySockets
+import HTTPTypes
+import Testing
+import TestSupport
+
+@Suite("HTTP server over real sockets")
+struct ServerTests {
+    @Test func answersASimpleRequest() async throws {
+        try await withServer(helloHandler) { _, port in
+            let client = try await TestClient.connect(port: port)
+            try await client.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+            let response = try await client.readResponse()
+            #expect(response.status == 200)
+            #expect(response.text == "hello /a")
+            #expect(response.header("Content-Length") == "8")
+        }
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        try await withServer(helloHandler) { _, port in
+            let client = try await TestClient.connect(port: port)
+            var batch = ""
+            for i in 0..<20 { batch += "POST /\(i) HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n\(i % 10)" }
+            try await client.send(batch)
+            let responses = try await client.readResponses(20)
+            #expect(responses.map(\.text) == (0..<20).map { "hello /\($0)\($0 % 10)" })
+        }
+    }
+
+    @Test func requestSentOneByteAtATime() async throws {
+        try await withServer(helloHandler) { _, port in
+            let client = try await TestClient.connect(port: port)
+            let request = Array("POST /slow HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n".utf8)
+            for byte in request { try await client.send([byte]) }
+            let response = try await client.readResponse()
+            #expect(response.text == "hello /slowabc")
+        }
+    }
+
+    @Test func malformedRequestGets400AndClose() async throws {
+        try await withServer(helloHandler) { _, port in
+            let client = try await TestClient.connect(port: port)
+            try await client.send("GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
+            let response = try await client.readResponse()
+            #expect(response.status == 400)
+            #expect(response.head.keepAlive == false)
+            #expect(response.header("Content-Type") == "application/problem+json")
+            #expect(await client.isClosedByPeer(within: .seconds(2)))
+        }
+    }
+
+    @Test func limitsAnswerWithTheirStatus() async throws {
+        let cases: [(String, Int)] = [
+            ("GET /\(String(repeating: "a", count: 300)) HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+            ("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "b", count: 2000))\r\n\r\n", 431),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n", 413),
+            ("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        ]
+        try await withServer(helloHandler, configure: {
+            $0.limits = HTTPLimits(maxRequestTargetLength: 256, maxHeaderSectionSize: 1024, maxHeaderCount: 10, maxBodySize: 4096)
+        }) { _, port in
+            for (request, status) in cases {
+                let client = try await TestClient.connect(port: port)
+                try await client.send(request)
+                let response = try await client.readResponse()
+                #expect(response.status == status, "\(request.prefix(40))")
+                #expect(await client.isClosedByPeer(within: .seconds(2)))
+            }
+        }
+    }
+
+    @Test func expectContinueGetsInterimResponse() async throws {
+        try await withServer(helloHandler) { _, port in
+            let client = try await TestClient.connect(port: port)
+            try await client.send("POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+            var received: [UInt8] = []
+            _ = try await client.socket.read(deadline: .now + .seconds(5)) { received += $0 }
+            #expect(String(decoding: received, as: UTF8.self).hasPrefix("HTTP/1.1 100 Continue\r\n\r\n"))
+            try await client.send("xyz")
+            let response = try await client.readResponse()
+            #expect(response.text == "hello /exyz")
+        }
+    }
+
+    @Test func http10ClosesUnlessKeepAlive() async throws {
+        try await withServer(helloHandler) { _, port in
+            let client = try await TestClient.connect(port: port)
+            try await client.send("GET /old HTTP/1.0\r\n\r\n")
+            let response = try await client.readResponse()
+            #expect(response.text == "hello /old")
+            #expect(await client.isClosedByPeer(within: .seconds(2)))
+
+            let keep = try await TestClient.connect(port: port)
+            try await keep.send("GET /1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            #expect(try await keep.readResponse().header("Connection")?.lowercased() == "keep-alive")
+            try await keep.send("GET /2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            #expect(try await keep.readResponse().text == "hello /2")
+        }
+    }
+
+    @Test func connectionCloseIsHonoured() async throws {
+        try await withServer(helloHandler) { _, port in
+            let client = try await TestClient.connect(port: port)
+            try await client.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            let response = try await client.readResponse()
+            #expect(response.header("Connection") == "close")
+            #expect(await client.isClosedByPeer(within: .seconds(2)))
+        }
+    }
+
+    @Test func slowlorisIsCutOffByTheHeaderTimeout() async throws {
+        try await withServer(helloHandler, configure: { $0.headerTimeout = .milliseconds(300) }) { _, port in
+            let client = try await TestClient.connect(port: port)
+            let start = ContinuousClock.now
+            try await client.send("GET / HTTP/1.1\r\n")
+            for _ in 0..<3 {
+                try? await client.send("X-A: b\r\n")
+                try await Task.sleep(for: .milliseconds(150))
+            }
+            let all = try await client.readUntilClose(timeout: .seconds(5))
+            #expect(String(decoding: all, as: UTF8.self).hasPrefix("HTTP/1.1 408"))
+            #expect(ContinuousClock.now - start < .seconds(3))
+        }
+    }
+
+    @Test func idleConnectionsAreClosed() async throws {
+        try await withServer(helloHandler, configure: { $0.idleTimeout = .milliseconds(200) }) { server, port in
+            let client = try await TestClient.connect(port: port)
+            try await client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = try await client.readResponse()
+            #expect(await client.isClosedByPeer(within: .seconds(3)))
+            #expect(await eventually { server.connectionCount == 0 })
+        }
+    }
+
+    @Test func connectionLimitAnswers503() async throws {
+        try await withServer(helloHandler, configure: { $0.maxConnections = 2 }) { server, port in
+            let a = try await TestClient.connect(port: port)
+            let b = try await TestClient.connect(port: port)
+            #expect(await eventually { server.connectionCount == 2 })
+            let c = try await TestClient.connect(port: port)
+            let all = try await c.readUntilClose()
+            #expect(String(decoding: all, as: UTF8.self).hasPrefix("HTTP/1.1 503"))
+            a.close()
+            b.close()
+        }
+    }
+
+    @Test func gracefulShutdownFinishesTheRequestInFlight() async throws {
+        let slow = ClosureHandler { _ in
+            try await Task.sleep(for: .milliseconds(300))
+            return GatewayResponse(status: .ok, body: Array("done".utf8))
+        }
+        let server = HTTPServer(configuration: ServerConfiguration(address: try SocketAddress(ip: "127.0.0.1", port: 0)), handler: slow)
+        try server.start()
+        let port = server.address!.port
+        let busy = try await TestClient.connect(port: port)
+        let idle = try await TestClient.connect(port: port)
+        #expect(await eventually { server.connectionCount == 2 })
+        try await busy.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        try await Task.sleep(for: .milliseconds(50))
+        async let shutdown: Void = server.shutdown(gracePeriod: .seconds(5))
+        let response = try await busy.readResponse()
+        #expect(response.text == "done")
+        #expect(response.header("Connection") == "close")
+        #expect(await idle.isClosedByPeer(within: .seconds(2)))
+        await shutdown
+        #expect(server.connectionCount == 0)
+        await #expect(throws: (any Error).self) { _ = try await TestClient.connect(port: port) }
+    }
+
+    @Test func ipv6Loopback() async throws {
+        let server = HTTPServer(configuration: ServerConfiguration(address: try SocketAddress(ip: "::1", port: 0)), handler: helloHandler)
+        do {
+            try server.start()
+        } catch {
+            // The machine has no IPv6 loopback: nothing to test here, but say so loudly.
+            Issue.record("IPv6 loopback unavailable: \(error)")
+            return
+        }
+        let client = try await TestClient.connect(port: server.address!.port, host: "::1")
+        try await client.send("GET /six HTTP/1.1\r\nHost: [::1]\r\n\r\n")
+        #expect(try await client.readResponse().text == "hello /six")
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func tenThousandMalformedRequestsLeakNoDescriptors() async throws {
+        try await withServer(helloHandler) { server, port in
+            // Warm up (Dispatch, sockets) before taking the baseline.
+            let warm = try await TestClient.connect(port: port)
+            try await warm.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            _ = try await warm.readUntilClose()
+            warm.close()
+            #expect(await eventually { server.connectionCount == 0 })
+            let baseline = openDescriptorCount()
+            let bad = [
+                "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                "GET /\u{01} HTTP/1.1\r\nHost: x\r\n\r\n",
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                "GET / HTTP/1.1\r\nHost: x\r\n Folded: y\r\n\r\n",
+                "GARBAGE\r\n\r\n",
+            ]
+            // 10,000 malformed requests over 100 concurrent lanes.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for lane in 0..<100 {
+                    group.addTask {
+                        for i in 0..<100 {
+                            let client = try await TestClient.connect(port: port)
+                            try await client.send(bad[(lane + i) % bad.count])
+                            let all = try await client.readUntilClose()
+                            #expect(String(decoding: all.prefix(12), as: UTF8.self) == "HTTP/1.1 400")
+                            client.close()
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(await eventually { server.connectionCount == 0 })
+            #expect(await eventually { openDescriptorCount() <= baseline })
+        }
+    }
+}

@@ -1,0 +1,3 @@
+-- GET passthrough.
+wrk.method = "GET"
+dofile(os.getenv("BENCH_DIR") .. "/report.lua")
