@@ -157,10 +157,10 @@ struct BodyDecoder: Sendable {
             while index < end && isTokenChar(bytes[index]) { index += 1 }
             return index > start
         }
-        while true {
+        while index < end {
+            // BWS is only allowed before ";": "5 \r\n" is malformed.
             skipWhitespace()
-            if index == end { return }
-            guard bytes[index] == ASCII.semicolon else { throw statuses.bad("invalid chunk extension") }
+            guard index < end, bytes[index] == ASCII.semicolon else { throw statuses.bad("invalid chunk extension") }
             index += 1
             skipWhitespace()
             guard token() else { throw statuses.bad("invalid chunk extension name") }

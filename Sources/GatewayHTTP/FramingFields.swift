@@ -59,7 +59,11 @@ enum FramingFields {
                     }
                     chunked += 1
                 } else {
-                    guard Self.validParameters(bytes, ByteRange(start: index, end: element.end)) else {
+                    // A coding name that merely contains "chunked" ("chunkedx", "xchunked") is an
+                    // obfuscation attempt, not an unknown coding: 400 rather than 501.
+                    guard !Self.containsChunked(bytes, name),
+                        Self.validParameters(bytes, ByteRange(start: index, end: element.end))
+                    else {
                         malformed = true
                         return false
                     }
@@ -72,6 +76,15 @@ enum FramingFields {
             otherCount += other
             // RFC 9112 §7.1: a sender MUST NOT apply chunked more than once.
             guard chunkedCount <= 1 else { throw statuses.bad("chunked applied more than once") }
+        }
+
+        private static func containsChunked(_ bytes: UnsafeBufferPointer<UInt8>, _ name: ByteRange) -> Bool {
+            guard name.count > 7 else { return false }
+            for start in name.start...(name.end - 7)
+            where bytes.equalsCaseInsensitive(ByteRange(start: start, end: start + 7), "chunked") {
+                return true
+            }
+            return false
         }
 
         /// RFC 9110 §5.6.6: `*( OWS ";" OWS token "=" ( token / quoted-string ) )` (quoted strings are

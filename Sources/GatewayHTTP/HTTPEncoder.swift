@@ -25,7 +25,14 @@ public enum HTTPEncoder {
         buffer.append(UInt8(truncatingIfNeeded: 0x30 + code % 10))
         buffer.append(ASCII.space)
         let reason = response.status.reasonPhrase
-        buffer.append(contentsOf: reason.isEmpty ? ReasonPhrase.standard(for: code).utf8 : reason.utf8)
+        if reason.isEmpty {
+            buffer.append(contentsOf: ReasonPhrase.standard(for: code).utf8)
+        } else if reason.utf8.allSatisfy({ $0 < 0x80 }) {
+            buffer.append(contentsOf: reason.utf8)
+        } else {
+            // swift-http-types keeps reason phrases as ISO Latin 1: write one byte per scalar.
+            for scalar in reason.unicodeScalars { buffer.append(scalar.value <= 0xFF ? UInt8(scalar.value) : ASCII.space) }
+        }
         appendCRLF(&buffer)
         appendFields(response.headerFields, dropHost: false, into: &buffer)
         appendFraming(contentLength: contentLength, chunked: chunked, into: &buffer)

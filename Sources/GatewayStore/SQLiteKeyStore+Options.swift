@@ -62,8 +62,9 @@ extension SQLiteKeyStore {
 
         var busyTimeoutMilliseconds: Int32 {
             let (seconds, attoseconds) = busyTimeout.components
-            let ms = seconds * 1000 + attoseconds / 1_000_000_000_000_000
-            return Int32(clamping: max(0, ms))
+            guard seconds >= 0 else { return 0 }
+            guard seconds < Int64(Int32.max) / 1000 else { return Int32.max }
+            return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
         }
     }
 }

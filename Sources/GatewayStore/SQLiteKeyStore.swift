@@ -40,13 +40,8 @@ public final class SQLiteKeyStore: KeyStore {
         } else {
             var readers: [ConnectionWorker] = []
             for index in 0..<max(1, options.readerCount) {
-                let connection: SQLiteConnection
-                do throws(KeyStoreError) {
-                    connection = try Self.openReader(path: path, options: options)
-                } catch {
-                    // The writer worker's deinit closes the writer connection (close_v2).
-                    throw error
-                }
+                // On failure the writer worker is released and its connection closed by deinit (close_v2).
+                let connection = try Self.openReader(path: path, options: options)
                 readers.append(ConnectionWorker(label: "gateway.store.reader\(index)", connection: connection))
             }
             self.readers = readers

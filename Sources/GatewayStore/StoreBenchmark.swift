@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// A micro-benchmark of the store's write path (for a CLI subcommand).
 ///
@@ -27,13 +28,14 @@ public enum StoreBenchmark {
         }
         let operations = max(1, operations)
         let concurrency = max(1, concurrency)
-        let options = SQLiteKeyStore.Options()
+        var options = SQLiteKeyStore.Options()
+        options.logger.logLevel = .warning  // no "schema migrated" lines in the middle of the table
         var rows: [Row] = []
 
         let store = try SQLiteKeyStore(path: path, options: options)
         let claims = (0..<operations).map { makeClaim(index: $0) }
         rows.append(
-            try await measure("SQLiteKeyStore.claim, new keys, \(concurrency) callers", operations) {
+            try await measure("SQLiteKeyStore.claim, new keys, \(callers(concurrency))", operations) {
                 try await forEach(claims, concurrency: concurrency) { claim in
                     guard case .claimed = try await store.claim(claim, likelyNew: true) else {
                         throw KeyStoreError.corrupt("benchmark: a new key was not claimed")
@@ -44,7 +46,7 @@ public enum StoreBenchmark {
             status: 201, fields: [.init(name: "Content-Type", value: "application/json")],
             body: Array(#"{"id":"1234","status":"created"}"#.utf8))
         rows.append(
-            try await measure("SQLiteKeyStore.complete, \(concurrency) callers", operations) {
+            try await measure("SQLiteKeyStore.complete, \(callers(concurrency))", operations) {
                 try await forEach(claims, concurrency: concurrency) { claim in
                     guard try await store.complete(claim.key, owner: claim.owner, response: response, expiresAt: 1 << 50)
                     else { throw KeyStoreError.corrupt("benchmark: completion refused") }
@@ -56,7 +58,7 @@ public enum StoreBenchmark {
             return claim
         }
         rows.append(
-            try await measure("SQLiteKeyStore.claim, new keys, 1 caller", sequential.count) {
+            try await measure("SQLiteKeyStore.claim, new keys, 1 caller, serial", sequential.count) {
                 for claim in sequential { _ = try await store.claim(claim, likelyNew: true) }
             })
         await store.close()
@@ -91,6 +93,8 @@ public enum StoreBenchmark {
             })
         return format(rows, options: options, operations: operations, concurrency: concurrency)
     }
+
+    private static func callers(_ count: Int) -> String { count == 1 ? "1 caller" : "\(count) callers" }
 
     private struct Row {
         var name: String
@@ -141,13 +145,13 @@ public enum StoreBenchmark {
         var lines = [
             "store benchmark: \(operations) operations, \(concurrency) concurrent callers, WAL, "
                 + "synchronous=\(options.synchronous.rawValue), maxBatch=\(options.maxBatch)",
-            pad("measurement", 46) + pad("ops", 8, left: true) + pad("seconds", 10, left: true)
+            pad("measurement", 50) + pad("ops", 8, left: true) + pad("seconds", 10, left: true)
                 + pad("ops/s", 11, left: true),
         ]
         for row in rows {
             let rate = row.seconds > 0 ? Double(row.operations) / row.seconds : 0
             lines.append(
-                pad(row.name, 46) + pad("\(row.operations)", 8, left: true)
+                pad(row.name, 50) + pad("\(row.operations)", 8, left: true)
                     + pad(String(format: "%.3f", row.seconds), 10, left: true)
                     + pad(String(format: "%.0f", rate), 11, left: true))
         }

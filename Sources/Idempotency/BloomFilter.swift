@@ -2,11 +2,11 @@ import GatewayStore
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A Bloom filter over record keys: "certainly never seen" or "maybe seen".
@@ -114,7 +114,8 @@ public final class BloomFilter: Sendable {
     public init(expectedKeys: Int, falsePositiveRate: Double) {
         self.expectedKeys = expectedKeys
         self.falsePositiveRate = falsePositiveRate
-        state = Mutex(State(current: BloomFilterEngine(expectedKeys: expectedKeys, falsePositiveRate: falsePositiveRate)))
+        state = Mutex(
+            State(current: BloomFilterEngine(expectedKeys: expectedKeys, falsePositiveRate: falsePositiveRate)))
     }
 
     public func insert(_ key: RecordKey) {

@@ -6,11 +6,11 @@ import Metrics
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The exactly-once engine: an ``HTTPHandler`` in front of the backend (`next`) that makes covered requests
@@ -254,7 +254,8 @@ public final class IdempotencyEngine: HTTPHandler {
         }
         let key: IdempotencyKey
         do {
-            guard let parsed = try IdempotencyKey.parse(request.head.headerFields, maxLength: configuration.maxKeyLength)
+            guard
+                let parsed = try IdempotencyKey.parse(request.head.headerFields, maxLength: configuration.maxKeyLength)
             else {
                 guard route.requireKey else { return (await forwardWithoutIdempotency(request), .passthrough) }
                 let detail =
@@ -349,9 +350,15 @@ public final class IdempotencyEngine: HTTPHandler {
             changeInFlight(by: -1)
         }
         if let result = await waiter.wait(timeout: configuration.upstreamTimeout) { return result }
-        logger.info(
-            "upstream did not answer within the upstream timeout; still waiting in the background",
-            metadata: ["key": "\(recordKey)"])
+        if Task.isCancelled {
+            logger.debug(
+                "client went away; the upstream exchange continues and its response will be stored",
+                metadata: ["key": "\(recordKey)"])
+        } else {
+            logger.info(
+                "upstream did not answer within the upstream timeout; still waiting in the background",
+                metadata: ["key": "\(recordKey)"])
+        }
         return (upstreamTimeoutProblem(), .forwarded)
     }
 
@@ -365,7 +372,8 @@ public final class IdempotencyEngine: HTTPHandler {
             response = try await next.handle(request)
         } catch UpstreamError.unreachable(let reason) {
             // Nothing was sent: no side effect was possible, the key can be released.
-            logger.warning("upstream unreachable; key released", metadata: ["key": "\(recordKey)", "reason": "\(reason)"])
+            logger.warning(
+                "upstream unreachable; key released", metadata: ["key": "\(recordKey)", "reason": "\(reason)"])
             await release(recordKey, owner: owner)
             return (
                 problem(
@@ -376,7 +384,8 @@ public final class IdempotencyEngine: HTTPHandler {
             )
         } catch UpstreamError.timeout {
             // Ambiguous: the request was sent. Keep the key in flight until its lease ends.
-            logger.warning("upstream timed out; key stays in flight until its lease ends", metadata: ["key": "\(recordKey)"])
+            logger.warning(
+                "upstream timed out; key stays in flight until its lease ends", metadata: ["key": "\(recordKey)"])
             return (upstreamTimeoutProblem(), .forwarded)
         } catch {
             // `UpstreamError.failed` or unknown: the upstream may have acted; never forward again within the lease.

@@ -4,7 +4,7 @@ import HTTPTypes
 ///
 /// Kept in a namespace (rather than an `HTTPField.Name` extension) so they cannot collide with names other
 /// modules declare.
-public enum IdempotencyHeaders {
+public enum IdempotencyHeaders: Sendable {
     /// `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header-07 §2). Forwarded to the backend unchanged.
     public static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
     /// `Idempotent-Replayed: true` marks a replayed response (Stripe's name; the draft defines none, issue #46).

@@ -1,7 +1,7 @@
 import Metrics
 
 /// The names of every metric the idempotency layer reports (Prometheus style: lower case, underscores).
-public enum IdempotencyMetricNames {
+public enum IdempotencyMetricNames: Sendable {
     /// Counter; dimension `outcome` = an ``IdempotencyOutcome`` raw value.
     public static let requests = "idempotency_requests_total"
     /// Timer; dimension `operation` = `claim`, `complete`, `release`, `record`, `delete`, `delete_expired`,

@@ -27,7 +27,11 @@ struct ResponseRecorder: Sendable {
         var prefixes: [String] = []
         for name in droppedResponseHeaders {
             let canonical = name.canonicalName
-            if canonical.hasSuffix("*") { prefixes.append(String(canonical.dropLast())) } else { names.insert(canonical) }
+            if canonical.hasSuffix("*") {
+                prefixes.append(String(canonical.dropLast()))
+            } else {
+                names.insert(canonical)
+            }
         }
         droppedNames = names
         droppedPrefixes = prefixes
@@ -75,7 +79,8 @@ struct ResponseRecorder: Sendable {
             fields[.contentEncoding] = nil
             fields[IdempotencyHeaders.idempotentReplayBody] = "omitted"
         }
-        fields.append(HTTPField(name: IdempotencyHeaders.idempotentReplayed, value: "true"))
+        // Set, not appended: a backend's own `Idempotent-Replayed` field must not contradict the marker.
+        fields[IdempotencyHeaders.idempotentReplayed] = "true"
         let code = (100...999).contains(stored.status) ? stored.status : 500
         let status = HTTPResponse.Status(code: code, reasonPhrase: Self.reasonPhrase(code))
         return GatewayResponse(status: status, headerFields: fields, body: omitted ? [] : stored.body)

@@ -1,26 +1,59 @@
-// TEMPORARY STUB written by helper h4 so the `keys` subcommands compile.
-// The lead replaces this file with the real implementation over the SQLite key store.
+import GatewayStore
+import Idempotency
 
-/// TEMPORARY: the error the stub throws.
-public struct KeyAdministrationNotWired: Error, CustomStringConvertible {
-    /// Explains the stub.
-    public var description: String { "key administration is not wired yet (TEMPORARY stub)" }
-}
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// TEMPORARY: offline administration of the key store used by `idempotency-gateway keys …`.
+/// Offline administration of a key store file, used by `idempotency-gateway keys …`. Safe to run while a
+/// gateway uses the same file (SQLite WAL: readers don't block the writer, writes wait for the busy timeout).
 public enum KeyAdministration {
-    /// TEMPORARY: the record for `key` in `scope` as JSON.
+    /// Why a `keys` command failed.
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The record for `key` in `scope` as JSON (``RecordJSON``), body included.
     public static func show(key: String, scope: String, storePath: String) async throws -> String {
-        throw KeyAdministrationNotWired()
+        let store = try open(storePath)
+        let found = try await store.record(for: RecordKey(scope: scope, key: key))
+        await store.close()
+        guard let record = found else {
+            throw Failure(description: "no record for key '\(key)' in scope '\(scope)' in \(storePath)")
+        }
+        return RecordJSON.render(record, includeBody: true, now: IdempotencyEngine.systemNow())
     }
 
-    /// TEMPORARY: deletes `keys` in `scope`; the result maps each key to whether it existed.
+    /// Deletes `keys` in `scope`; the result maps each key to whether it existed.
     public static func delete(keys: [String], scope: String, storePath: String) async throws -> [String: Bool] {
-        throw KeyAdministrationNotWired()
+        let store = try open(storePath)
+        var result: [String: Bool] = [:]
+        for key in keys {
+            result[key] = try await store.delete(RecordKey(scope: scope, key: key))
+        }
+        await store.close()
+        return result
     }
 
-    /// TEMPORARY: store statistics as text.
+    /// Record counts and file size as text.
     public static func stats(storePath: String) async throws -> String {
-        throw KeyAdministrationNotWired()
+        let store = try open(storePath)
+        let stats = try await store.statistics(now: IdempotencyEngine.systemNow())
+        await store.close()
+        return """
+            store:      \(storePath)
+            in_flight:  \(stats.inFlight)
+            completed:  \(stats.completed)
+            expired:    \(stats.expired)
+            file_bytes: \(stats.fileBytes)
+            """
+    }
+
+    /// Opens an existing store; a missing file is an error rather than a new empty store.
+    private static func open(_ path: String) throws -> SQLiteKeyStore {
+        guard path == ":memory:" || access(path, F_OK) == 0 else {
+            throw Failure(description: "no key store at \(path) (use --store PATH)")
+        }
+        return try SQLiteKeyStore(path: path)
     }
 }

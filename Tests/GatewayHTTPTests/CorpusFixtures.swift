@@ -11,6 +11,7 @@ struct CorpusCase: Decodable, Sendable {
         var version: String
         var headers: [[String]]
         var body: String
+        var trailers: [[String]]?
     }
 
     struct Expectation: Decodable, Sendable {
@@ -20,6 +21,8 @@ struct CorpusCase: Decodable, Sendable {
         var messages: [Message]?
         var atEOF: String?
         var headOnly: Bool?
+        /// The expected messages are only the first ones decoded (llhttp stopped where we go on).
+        var prefix: Bool?
     }
 
     var id: String

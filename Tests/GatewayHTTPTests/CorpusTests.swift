@@ -29,6 +29,7 @@ struct CorpusTests {
         #expect(request.version == message.version, "\(id)")
         #expect(request.headers == message.headers, "\(id)")
         #expect(request.body == latin1Bytes(message.body), "\(id)")
+        #expect(request.trailers == (message.trailers ?? []), "\(id)")
     }
 
     private func check(_ response: DecodedResponse, _ message: CorpusCase.Message, id: String) {
@@ -37,6 +38,7 @@ struct CorpusTests {
         if !response.informational { #expect(response.version == message.version, "\(id)") }
         #expect(response.headers == message.headers, "\(id)")
         #expect(response.body == latin1Bytes(message.body), "\(id)")
+        #expect(response.trailers == (message.trailers ?? []), "\(id)")
     }
 
     private func checkOutcome(error: HTTPParseError?, incomplete: Bool, _ testCase: CorpusCase) {
@@ -51,6 +53,9 @@ struct CorpusTests {
             #expect(error == nil, "\(testCase.id) must be accepted: \(error.map(String.init(describing:)) ?? "")")
             if let atEOF = expect.atEOF, error == nil {
                 #expect(incomplete == (atEOF == "incomplete"), "\(testCase.id) at EOF")
+            }
+            if testCase.expect.prefix != true, let atEOF = expect.atEOF, error == nil, atEOF == "idle" {
+                #expect(!incomplete, "\(testCase.id) must end idle")
             }
         default:
             Issue.record("\(testCase.id): no decision recorded for this case")
@@ -78,7 +83,9 @@ struct CorpusTests {
             }
             checkOutcome(error: whole.error, incomplete: whole.incomplete, testCase)
             let expected = testCase.expect.messages ?? []
-            if whole.error == nil || testCase.expect.outcome == "accept" {
+            if testCase.expect.prefix == true {
+                #expect(whole.messages.count >= expected.count, "\(testCase.id): \(whole.messages)")
+            } else if whole.error == nil || testCase.expect.outcome == "accept" {
                 #expect(whole.messages.count == expected.count, "\(testCase.id): \(whole.messages)")
             }
             for (request, message) in zip(whole.messages, expected) { check(request, message, id: testCase.id) }
@@ -104,14 +111,17 @@ struct CorpusTests {
         let cases = try CorpusCase.load("llhttp-responses")
         #expect(cases.count > 50)
         for testCase in cases {
-            let methods: [HTTPRequest.Method] = [testCase.requestMethod.flatMap { HTTPRequest.Method($0) } ?? .get]
+            let method = testCase.requestMethod.flatMap { HTTPRequest.Method($0) } ?? .get
+            let methods = [HTTPRequest.Method](repeating: method, count: 4)
             let finish = testCase.expect.atEOF == "finish"
             let whole = decodeResponses(testCase.bytes, methods: methods, finish: finish)
             let byteByByte = decodeResponses(testCase.bytes, methods: methods, chunkSize: 1, finish: finish)
             #expect(whole == byteByByte, "\(testCase.id): one byte at a time differs")
             checkOutcome(error: whole.error, incomplete: whole.incomplete, testCase)
             let expected = testCase.expect.messages ?? []
-            if whole.error == nil || testCase.expect.outcome == "accept" {
+            if testCase.expect.prefix == true {
+                #expect(whole.messages.count >= expected.count, "\(testCase.id): \(whole.messages)")
+            } else if whole.error == nil || testCase.expect.outcome == "accept" {
                 #expect(whole.messages.count == expected.count, "\(testCase.id): \(whole.messages)")
             }
             for (response, message) in zip(whole.messages, expected) { check(response, message, id: testCase.id) }

@@ -7,7 +7,7 @@ import Testing
 struct KeyStoreClaimTests {
     @Test("a new key is claimed and stored in flight", arguments: StoreKind.allCases, [true, false])
     func newKey(kind: StoreKind, likelyNew: Bool) async throws {
-        try await kind.withStore { store in
+        try await kind.withStore { (store) async throws in
             let claim = makeClaim("k1", method: "PATCH", path: "/v1/orders/7")
             #expect(try await store.claim(claim, likelyNew: likelyNew) == .claimed(tookOver: false))
             let record = try #require(try await store.record(for: claim.key))
@@ -25,7 +25,7 @@ struct KeyStoreClaimTests {
 
     @Test("a duplicate while the lease is live gets the in-flight record", arguments: StoreKind.allCases, [true, false])
     func duplicateInFlight(kind: StoreKind, likelyNew: Bool) async throws {
-        try await kind.withStore { store in
+        try await kind.withStore { (store) async throws in
             let first = makeClaim("k1")
             _ = try await store.claim(first, likelyNew: true)
             let second = makeClaim("k1", now: t0 + lease - 1, fingerprint: 2)
@@ -42,7 +42,7 @@ struct KeyStoreClaimTests {
 
     @Test("an expired lease is taken over by the new owner, fencing off the old one", arguments: StoreKind.allCases)
     func takeover(kind: StoreKind) async throws {
-        try await kind.withStore { store in
+        try await kind.withStore { (store) async throws in
             let first = makeClaim("k1")
             _ = try await store.claim(first, likelyNew: true)
             // The lease ends at t0 + lease exactly (`leaseExpiresAt <= now`).
@@ -66,7 +66,7 @@ struct KeyStoreClaimTests {
 
     @Test("a live completed record is returned with its response", arguments: StoreKind.allCases, [true, false])
     func completed(kind: StoreKind, likelyNew: Bool) async throws {
-        try await kind.withStore { store in
+        try await kind.withStore { (store) async throws in
             let first = makeClaim("k1")
             _ = try await store.claim(first, likelyNew: true)
             let response = makeResponse(status: 402)
@@ -85,7 +85,7 @@ struct KeyStoreClaimTests {
 
     @Test("an expired completed record is replaced by a new claim", arguments: StoreKind.allCases, [true, false])
     func expiredCompleted(kind: StoreKind, likelyNew: Bool) async throws {
-        try await kind.withStore { store in
+        try await kind.withStore { (store) async throws in
             let first = makeClaim("k1")
             _ = try await store.claim(first, likelyNew: true)
             _ = try await store.complete(first.key, owner: first.owner, response: makeResponse(), expiresAt: t0 + 1_000)
@@ -104,7 +104,7 @@ struct KeyStoreClaimTests {
 
     @Test("scopes separate equal keys", arguments: StoreKind.allCases)
     func scopes(kind: StoreKind) async throws {
-        try await kind.withStore { store in
+        try await kind.withStore { (store) async throws in
             #expect(try await store.claim(makeClaim("k", scope: "a"), likelyNew: true) == .claimed(tookOver: false))
             #expect(try await store.claim(makeClaim("k", scope: "b"), likelyNew: true) == .claimed(tookOver: false))
             #expect(try await store.claim(makeClaim("k", scope: ""), likelyNew: false) == .claimed(tookOver: false))

@@ -7,7 +7,7 @@ import Testing
 struct KeyStoreConcurrencyTests {
     @Test("200 concurrent claims of one key: exactly one wins", arguments: StoreKind.allCases)
     func sameKey(kind: StoreKind) async throws {
-        try await kind.withStore { store in
+        try await kind.withStore { (store) async throws in
             let outcomes = try await withThrowingTaskGroup(of: ClaimOutcome.self) { group in
                 for index in 0..<200 {
                     group.addTask { try await store.claim(makeClaim("hot", fingerprint: UInt8(index % 256)), likelyNew: index % 2 == 0) }
@@ -30,7 +30,7 @@ struct KeyStoreConcurrencyTests {
 
     @Test("1,000 concurrent claims of distinct keys all succeed", arguments: StoreKind.allCases)
     func distinctKeys(kind: StoreKind) async throws {
-        try await kind.withStore { store in
+        try await kind.withStore { (store) async throws in
             let outcomes = try await withThrowingTaskGroup(of: ClaimOutcome.self) { group in
                 for index in 0..<1_000 {
                     group.addTask { try await store.claim(makeClaim("key-\(index)"), likelyNew: index % 3 != 0) }
@@ -47,7 +47,7 @@ struct KeyStoreConcurrencyTests {
 
     @Test("concurrent claim, complete and read on many keys stay consistent", arguments: StoreKind.allCases)
     func mixed(kind: StoreKind) async throws {
-        try await kind.withStore { store in
+        try await kind.withStore { (store) async throws in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<300 {
                     group.addTask {

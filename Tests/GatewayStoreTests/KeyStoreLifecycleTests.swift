@@ -7,7 +7,7 @@ import Testing
 struct KeyStoreLifecycleTests {
     @Test("complete needs the owner and an in-flight record", arguments: StoreKind.allCases)
     func complete(kind: StoreKind) async throws {
-        try await kind.withStore { store in
+        try await kind.withStore { (store) async throws in
             let claim = makeClaim("k1")
             let response = makeResponse()
             #expect(try await store.complete(claim.key, owner: claim.owner, response: response, expiresAt: t0 + ttl) == false,
@@ -23,7 +23,7 @@ struct KeyStoreLifecycleTests {
 
     @Test("release deletes only the owner's in-flight record", arguments: StoreKind.allCases)
     func release(kind: StoreKind) async throws {
-        try await kind.withStore { store in
+        try await kind.withStore { (store) async throws in
             let claim = makeClaim("k1")
             _ = try await store.claim(claim, likelyNew: true)
             #expect(try await store.release(claim.key, owner: .random()) == false)
@@ -43,7 +43,7 @@ struct KeyStoreLifecycleTests {
 
     @Test("delete removes a record whatever its state", arguments: StoreKind.allCases)
     func delete(kind: StoreKind) async throws {
-        try await kind.withStore { store in
+        try await kind.withStore { (store) async throws in
             let key = RecordKey(scope: "tenant-a", key: "k1")
             #expect(try await store.delete(key) == false)
             let claim = makeClaim("k1")
@@ -57,7 +57,7 @@ struct KeyStoreLifecycleTests {
 
     @Test("deleteExpired sweeps in batches of at most `limit`", arguments: StoreKind.allCases)
     func deleteExpired(kind: StoreKind) async throws {
-        try await kind.withStore { store in
+        try await kind.withStore { (store) async throws in
             // 15 abandoned in-flight claims and 10 completed records expire at t0 + 500; 5 live records remain.
             for index in 0..<25 {
                 var claim = makeClaim("expired-\(index)")
@@ -87,7 +87,7 @@ struct KeyStoreLifecycleTests {
 
     @Test("statistics count live in-flight, live completed and expired records", arguments: StoreKind.allCases)
     func statistics(kind: StoreKind) async throws {
-        try await kind.withStore { store in
+        try await kind.withStore { (store) async throws in
             for index in 0..<3 { _ = try await store.claim(makeClaim("flight-\(index)"), likelyNew: true) }
             for index in 0..<4 {
                 let claim = makeClaim("done-\(index)")
@@ -111,7 +111,7 @@ struct KeyStoreLifecycleTests {
     func forEachKey(kind: StoreKind) async throws {
         var options = SQLiteKeyStore.Options()
         options.keyPageSize = 7  // several pages, one of them partial
-        try await kind.withStore(options: options) { store in
+        try await kind.withStore(options: options) { (store) async throws in
             var expected: Set<RecordKey> = []
             for index in 0..<50 {
                 let claim = makeClaim("key-\(index)", scope: index % 2 == 0 ? "even" : "odd")
@@ -144,7 +144,7 @@ struct KeyStoreLifecycleTests {
 
     @Test("large compressible, large random and small bodies round-trip", arguments: StoreKind.allCases)
     func bodies(kind: StoreKind) async throws {
-        try await kind.withStore { store in
+        try await kind.withStore { (store) async throws in
             let bodies = [compressibleBody(64 * 1024), randomBody(5_000), Array("short".utf8), [], compressibleBody(1024)]
             for (index, body) in bodies.enumerated() {
                 let claim = makeClaim("body-\(index)")
@@ -160,7 +160,7 @@ struct KeyStoreLifecycleTests {
 
     @Test("a closed store refuses every operation", arguments: StoreKind.allCases)
     func closed(kind: StoreKind) async throws {
-        try await kind.withStore { store in
+        try await kind.withStore { (store) async throws in
             _ = try await store.claim(makeClaim("k1"), likelyNew: true)
             await store.close()
             await store.close()  // idempotent

@@ -27,8 +27,10 @@ struct SQLiteConnectionTests {
     func statements() throws {
         let db = try SQLiteConnection(path: ":memory:", flags: SQLiteConnection.writerFlags)
         try db.execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2), (3);")
-        let first = try db.cachedStatement("SELECT x FROM t ORDER BY x")
-        #expect(first === (try db.cachedStatement("SELECT x FROM t ORDER BY x")))
+        do {
+            let first = try db.cachedStatement("SELECT x FROM t ORDER BY x")
+            #expect(first === (try db.cachedStatement("SELECT x FROM t ORDER BY x")))
+        }
         for _ in 0..<2 {
             let values = try db.withStatement("SELECT x FROM t ORDER BY x") { (statement) throws(SQLiteError) -> [Int64] in
                 var values: [Int64] = []
@@ -47,6 +49,18 @@ struct SQLiteConnectionTests {
         #expect(!db.isOpen)
         try db.close()  // idempotent
         #expect(throws: SQLiteError.self) { try db.execute("SELECT 1") }
+    }
+
+    @Test("closing while a statement is still referenced reports SQLITE_BUSY and frees the handle later")
+    func closeWithLiveStatement() throws {
+        let db = try SQLiteConnection(path: ":memory:", flags: SQLiteConnection.writerFlags)
+        var statement: SQLiteStatement? = try db.cachedStatement("SELECT 1")
+        #expect(try statement?.step() == true)
+        let error = #expect(throws: SQLiteError.self) { try db.close() }
+        #expect(error?.code == .busy)
+        #expect(!db.isOpen, "handed to sqlite3_close_v2; freed when the statement is finalized")
+        statement = nil  // finalizes; the zombie connection goes with it
+        #expect(statement == nil)
     }
 
     @Test("BLOB and NULL bindings are distinguished")
@@ -72,7 +86,7 @@ struct SQLiteConnectionTests {
 
     @Test("opening a directory fails with SQLITE_CANTOPEN and leaks nothing")
     func openFailure() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory { (directory) async throws in
             let error = #expect(throws: SQLiteError.self) {
                 try SQLiteConnection(path: directory.path, flags: SQLiteConnection.writerFlags)
             }

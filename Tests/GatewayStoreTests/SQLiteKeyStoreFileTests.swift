@@ -8,7 +8,7 @@ import Testing
 struct SQLiteKeyStoreFileTests {
     @Test("records survive close and reopen")
     func reopen() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory { (directory) async throws in
             let path = directory.appendingPathComponent("store.sqlite").path
             let claim = makeClaim("k1")
             let response = makeResponse(body: compressibleBody(10_000))
@@ -31,7 +31,7 @@ struct SQLiteKeyStoreFileTests {
 
     @Test("a returned claim is already in the files (as a kill -9 would leave them)")
     func durableBeforeReturn() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory { (directory) async throws in
             let path = directory.appendingPathComponent("store.sqlite").path
             let store = try SQLiteKeyStore(path: path)
             let claims = (0..<20).map { makeClaim("k\($0)") }
@@ -54,7 +54,7 @@ struct SQLiteKeyStoreFileTests {
 
     @Test("an empty file is migrated: user_version, WAL, table and index")
     func migratesEmptyFile() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory { (directory) async throws in
             let path = directory.appendingPathComponent("empty.sqlite").path
             #expect(FileManager.default.createFile(atPath: path, contents: Data()))
             let store = try SQLiteKeyStore(path: path)
@@ -73,7 +73,7 @@ struct SQLiteKeyStoreFileTests {
 
     @Test("the parent directory is created when missing")
     func createsDirectory() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory { (directory) async throws in
             let path = directory.appendingPathComponent("a/b/c/store.sqlite").path
             let store = try SQLiteKeyStore(path: path)
             _ = try await store.claim(makeClaim("k"), likelyNew: true)
@@ -84,7 +84,7 @@ struct SQLiteKeyStoreFileTests {
 
     @Test("a schema from a newer build is refused")
     func newerSchema() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory { (directory) async throws in
             let path = directory.appendingPathComponent("store.sqlite").path
             await (try SQLiteKeyStore(path: path)).close()
             let db = try SQLiteConnection(path: path, flags: SQLiteConnection.writerFlags)
@@ -106,7 +106,7 @@ struct SQLiteKeyStoreFileTests {
 
     @Test("a damaged file fails quick_check with .corrupt")
     func quickCheck() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory { (directory) async throws in
             let path = directory.appendingPathComponent("store.sqlite").path
             let store = try SQLiteKeyStore(path: path)
             for index in 0..<400 {
@@ -136,7 +136,7 @@ struct SQLiteKeyStoreFileTests {
 
     @Test("a file that is not a database gives a KeyStoreError, not a crash")
     func notADatabase() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory { (directory) async throws in
             let path = directory.appendingPathComponent("junk.sqlite").path
             #expect(FileManager.default.createFile(atPath: path, contents: Data(randomBody(8192))))
             #expect(throws: KeyStoreError.self) { try SQLiteKeyStore(path: path) }
@@ -158,7 +158,7 @@ struct SQLiteKeyStoreFileTests {
 
     @Test("an unusable path gives a KeyStoreError, not a crash")
     func unusablePath() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory { (directory) async throws in
             let file = directory.appendingPathComponent("plain-file")
             #expect(FileManager.default.createFile(atPath: file.path, contents: Data("x".utf8)))
             // The parent "directory" is a regular file.
@@ -188,7 +188,7 @@ struct SQLiteKeyStoreFileTests {
 
     @Test("a lock held beyond busy_timeout gives SQLITE_BUSY as an error, and the store recovers")
     func busy() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory { (directory) async throws in
             let path = directory.appendingPathComponent("store.sqlite").path
             var options = SQLiteKeyStore.Options()
             options.busyTimeout = .milliseconds(100)
@@ -216,7 +216,7 @@ struct SQLiteKeyStoreFileTests {
 
     @Test("bodies at or above the threshold are stored compressed when that is smaller")
     func compressionColumns() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory { (directory) async throws in
             let path = directory.appendingPathComponent("store.sqlite").path
             let store = try SQLiteKeyStore(path: path)
             let cases: [(String, [UInt8], Int64)] = [
@@ -249,7 +249,7 @@ struct SQLiteKeyStoreFileTests {
 
     @Test("a damaged stored body or header block is reported as .corrupt")
     func corruptRow() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory { (directory) async throws in
             let path = directory.appendingPathComponent("store.sqlite").path
             let store = try SQLiteKeyStore(path: path)
             for key in ["body", "headers", "state"] {

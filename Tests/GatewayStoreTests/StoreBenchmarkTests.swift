@@ -7,7 +7,7 @@ import Testing
 struct StoreBenchmarkTests {
     @Test("runs on a fresh path, prints a table and removes its files")
     func smallRun() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory { (directory) async throws in
             let path = directory.appendingPathComponent("bench.sqlite").path
             let table = try await StoreBenchmark.run(path: path, operations: 400, concurrency: 8)
             #expect(table.contains("SQLiteKeyStore.claim"))

@@ -51,7 +51,9 @@ final class SQLiteStatement {
         // sqlite3_bind_*() routine returns" — the Swift string's buffer need not outlive the call.
         var value = value
         let code = value.withUTF8 { utf8 in
-            sqlite3_bind_text(handle, index, utf8.baseAddress, Int32(utf8.count), csqlite_transient())
+            // SQLite lengths are Int32; anything larger is SQLITE_TOOBIG rather than a trap on conversion.
+            guard let count = Int32(exactly: utf8.count) else { return SQLITE_TOOBIG }
+            return sqlite3_bind_text(handle, index, utf8.baseAddress, count, csqlite_transient())
         }
         try check(code)
     }
@@ -63,9 +65,10 @@ final class SQLiteStatement {
             return
         }
         let code = value.withUnsafeBytes { bytes in
-            bytes.count == 0
+            guard let count = Int32(exactly: bytes.count) else { return SQLITE_TOOBIG }
+            return count == 0
                 ? sqlite3_bind_zeroblob(handle, index, 0)
-                : sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), csqlite_transient())
+                : sqlite3_bind_blob(handle, index, bytes.baseAddress, count, csqlite_transient())
         }
         try check(code)
     }
@@ -123,6 +126,10 @@ final class SQLiteStatement {
     }
 
     private func check(_ code: Int32) throws(SQLiteError) {
-        if code != SQLITE_OK { throw SQLiteError(db: db, code: code, sql: sql) }
+        guard code != SQLITE_OK else { return }
+        if code == SQLITE_TOOBIG {
+            throw SQLiteError(code: .tooBig, message: "string or blob too big", sql: sql)
+        }
+        throw SQLiteError(db: db, code: code, sql: sql)
     }
 }

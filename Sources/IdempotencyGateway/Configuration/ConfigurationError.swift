@@ -37,10 +37,13 @@ public struct ConfigurationProblem: Sendable, Equatable, CustomStringConvertible
 public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The problems, in key order.
     public var problems: [ConfigurationProblem]
+    /// Warnings found along the way (unknown keys), which often explain the problems.
+    public var warnings: [String]
 
     /// Creates an error from one or more problems.
-    public init(problems: [ConfigurationProblem]) {
+    public init(problems: [ConfigurationProblem], warnings: [String] = []) {
         self.problems = problems
+        self.warnings = warnings
     }
 
     /// One problem per line.

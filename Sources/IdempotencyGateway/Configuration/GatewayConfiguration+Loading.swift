@@ -1,5 +1,5 @@
 // Building a GatewayConfiguration from flags, environment, file and defaults with swift-configuration.
-public import Configuration
+import Configuration
 import Foundation
 import Logging
 
@@ -99,7 +99,7 @@ extension GatewayConfiguration {
         }
         configuration.validate(into: &values)
         problems += values.problems
-        guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
+        guard problems.isEmpty else { throw ConfigurationError(problems: problems, warnings: warnings) }
         return LoadedConfiguration(configuration: configuration, warnings: warnings, configFile: configFile)
     }
 

@@ -18,7 +18,7 @@ extension GatewayConfiguration {
         lines.append("  listen: \(Self.yamlString(admin.listen?.description ?? "off"))")
         lines.append("  token: \(admin.token == nil ? "null" : Self.yamlString(Self.redacted))")
         lines.append("upstream:")
-        lines.append("  url: \(upstream.url.map { Self.yamlString($0.description) } ?? "null")  # null: built-in echo backend")
+        lines.append("  url: \(upstream.url.map { Self.yamlString($0.description) } ?? "null  # the built-in echo backend")")
         lines.append("  connect-timeout: \(duration(upstream.connectTimeout))")
         lines.append("  timeout: \(duration(upstream.timeout))")
         lines.append("  max-idle-connections: \(upstream.maxIdleConnections)")

@@ -18,8 +18,6 @@ public enum GatewayLogging {
 
     /// Calls `LoggingSystem.bootstrap` with the configured handler; call once, early in `main`.
     public static func bootstrap(_ settings: GatewayConfiguration.LogSettings, output: LogOutput = .standardError) {
-        LoggingSystem.bootstrap { label, provider in
-            makeHandler(label: label, settings: settings, output: output, metadataProvider: provider)
-        }
+        LoggingSystem.bootstrap { label in makeHandler(label: label, settings: settings, output: output) }
     }
 }

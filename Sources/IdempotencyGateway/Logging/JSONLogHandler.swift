@@ -45,7 +45,7 @@ public struct JSONLogHandler: LogHandler {
             fields.append((Self.fixedFields.contains(key) ? "metadata.\(key)" : key, value))
         }
         if let error = event.error { fields.append(("error", String(describing: error))) }
-        output.write("{" + fields.map { "\(Self.quote($0.0)):\(Self.quote($0.1))" }.joined(separator: ",") + "}")
+        output.emit("{" + fields.map { "\(Self.quote($0.0)):\(Self.quote($0.1))" }.joined(separator: ",") + "}")
     }
 
     /// `text` as a JSON string literal (RFC 8259 §7).

@@ -10,11 +10,11 @@ import Darwin
 /// A destination for complete log lines (without the trailing newline).
 public struct LogOutput: Sendable {
     /// Receives one formatted record.
-    public let write: @Sendable (String) -> Void
+    public let emit: @Sendable (String) -> Void
 
     /// An output calling `write` for every record.
     public init(write: @escaping @Sendable (String) -> Void) {
-        self.write = write
+        self.emit = write
     }
 
     /// Standard error, one `write(2)` per line so concurrent records never interleave.
@@ -29,7 +29,7 @@ public struct LogOutput: Sendable {
         bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
-                let written = ::write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
                 if written > 0 {
                     offset += written
                 } else if written < 0 && errno == EINTR {

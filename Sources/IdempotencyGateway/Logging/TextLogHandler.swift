@@ -36,7 +36,7 @@ public struct TextLogHandler: LogHandler {
             line += " \(key)=\(Self.quoteIfNeeded(value))"
         }
         if let error = event.error { line += " error=\(Self.quoteIfNeeded(String(describing: error)))" }
-        output.write(line)
+        output.emit(line)
     }
 
     private static func quoteIfNeeded(_ value: String) -> String {

@@ -1,5 +1,6 @@
-import Dispatch
+@preconcurrency import Dispatch  // Dispatch sources are not marked Sendable; this file keeps them in a Mutex
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -10,6 +11,8 @@ extension Gateway {
     public static func run(configuration: GatewayConfiguration) async throws {
         var logger = Logger(label: "idempotency-gateway")
         logger.logLevel = configuration.log.level
+        // Take over SIGTERM/SIGINT before starting, so a signal during start-up also shuts down gracefully.
+        let signals = TerminationSignals()
         let gateway = try await Gateway.start(configuration: configuration, logger: logger)
         logger.notice(
             "idempotency-gateway ready",
@@ -19,44 +22,52 @@ extension Gateway {
                 "backend": "\(configuration.upstream.url.map { "\($0)" } ?? "echo")",
                 "store": "\(configuration.store.path)",
             ])
-        let signal = await waitForTerminationSignal()
+        let signal = await signals.wait()
         logger.notice("shutting down", metadata: ["signal": "\(signal)"])
         await gateway.shutdown()
     }
-
-    /// Suspends until SIGTERM or SIGINT arrives; returns its number.
-    private static func waitForTerminationSignal() async -> Int32 {
-        await withCheckedContinuation { continuation in
-            let queue = DispatchQueue(label: "idempotency-gateway.signals")
-            let once = SignalOnce(continuation)
-            for number in [SIGTERM, SIGINT] {
-                Glibc.signal(number, SIG_IGN)  // handled by the Dispatch source below instead
-                let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-                source.setEventHandler { once.fire(number) }
-                source.resume()
-                once.keep(source)
-            }
-        }
-    }
 }
 
-/// Resumes the waiting task on the first signal and keeps the signal sources alive.
-/// `@unchecked Sendable`: every field is touched only on the serial signal queue (and in `keep`, before the
-/// sources are resumed... which happens on the caller's thread before any event can run).
-private final class SignalOnce: @unchecked Sendable {
-    private var continuation: CheckedContinuation<Int32, Never>?
-    private var sources: [any DispatchSourceSignal] = []
-
-    init(_ continuation: CheckedContinuation<Int32, Never>) {
-        self.continuation = continuation
+/// SIGTERM and SIGINT, delivered through Dispatch signal sources instead of killing the process.
+/// The first signal is remembered even when nobody waits yet.
+private final class TerminationSignals: Sendable {
+    private struct State {
+        var received: Int32?
+        var waiter: CheckedContinuation<Int32, Never>?
+        var sources: [any DispatchSourceSignal] = []
     }
 
-    func keep(_ source: any DispatchSourceSignal) {
-        sources.append(source)
+    private let state = Mutex(State())
+
+    init() {
+        let queue = DispatchQueue(label: "idempotency-gateway.signals")
+        for number in [SIGTERM, SIGINT] {
+            Glibc.signal(number, SIG_IGN)  // the default action would kill the process before the source sees it
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { [weak self] in self?.fire(number) }
+            source.resume()
+            state.withLock { $0.sources.append(source) }
+        }
     }
 
-    func fire(_ number: Int32) {
-        continuation?.resume(returning: number)
-        continuation = nil
+    /// Suspends until SIGTERM or SIGINT arrives (or returns at once if one did); returns its number.
+    func wait() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let received: Int32? = state.withLock { state in
+                if let received = state.received { return received }
+                state.waiter = continuation
+                return nil
+            }
+            if let received { continuation.resume(returning: received) }
+        }
+    }
+
+    private func fire(_ number: Int32) {
+        let waiter: CheckedContinuation<Int32, Never>? = state.withLock { state in
+            if state.received == nil { state.received = number }
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: number)
     }
 }

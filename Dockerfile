@@ -1,0 +1,43 @@
+# Multi-stage build: a Swift 6 toolchain image builds a release binary; a slim Debian runtime runs it.
+#   docker build -t idempotency-gateway .
+#   docker run -p 8080:8080 -p 9090:9090 -v gateway-data:/data idempotency-gateway --upstream http://api:9000
+
+# ---- build ----
+FROM swift:6.2-bookworm AS build
+RUN export DEBIAN_FRONTEND=noninteractive \
+    && apt-get update -q \
+    && apt-get install -q -y --no-install-recommends libsqlite3-dev zlib1g-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /build
+# Resolve dependencies in their own layer so source edits don't refetch them.
+COPY ./Package.* ./
+RUN swift package resolve
+COPY . .
+RUN swift build -c release --product idempotency-gateway --static-swift-stdlib \
+    && mkdir /staging \
+    && cp "$(swift build -c release --show-bin-path)/idempotency-gateway" /staging/ \
+    && cp -r config /staging/config
+
+# ---- run ----
+FROM debian:bookworm-slim
+RUN export DEBIAN_FRONTEND=noninteractive \
+    && apt-get update -q \
+    && apt-get install -q -y --no-install-recommends libsqlite3-0 zlib1g ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --create-home --home-dir /app --uid 10001 gateway \
+    && mkdir /data && chown gateway:gateway /data
+WORKDIR /app
+COPY --from=build --chown=gateway:gateway /staging /app
+USER gateway
+VOLUME /data
+EXPOSE 8080 9090
+# The admin listener must be reachable inside the container for the health check; bind both listeners to all
+# interfaces. A non-loopback admin address requires a token: set GATEWAY_ADMIN_TOKEN at `docker run`, or pass
+# --admin-listen 127.0.0.1:9090 to keep it private to the container.
+ENV GATEWAY_LISTEN=0.0.0.0:8080 \
+    GATEWAY_ADMIN_LISTEN=127.0.0.1:9090 \
+    GATEWAY_STORE_PATH=/data/idempotency.sqlite
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+    CMD curl -fsS http://127.0.0.1:9090/healthz || exit 1
+ENTRYPOINT ["/app/idempotency-gateway"]
+CMD ["serve"]

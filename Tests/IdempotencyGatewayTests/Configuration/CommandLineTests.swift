@@ -1,0 +1,140 @@
+import Foundation
+import IdempotencyGateway
+import Testing
+
+/// Runs the built `idempotency-gateway` executable.
+enum GatewayExecutable {
+    /// The executable next to the test bundle (same build products directory).
+    static let url: URL? = {
+        var candidates: [URL] = []
+        let selfExe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        candidates.append(selfExe.deletingLastPathComponent())
+        if let argument = CommandLine.arguments.first {
+            candidates.append(URL(fileURLWithPath: argument).deletingLastPathComponent())
+        }
+        candidates.append(Bundle.main.bundleURL)
+        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
+            candidates.append(bundle.bundleURL.deletingLastPathComponent())
+        }
+        var directory = candidates[0]
+        for _ in 0..<4 {  // inside a .xctest bundle on Darwin: …/debug/X.xctest/Contents/MacOS
+            candidates.append(directory)
+            directory = directory.deletingLastPathComponent()
+        }
+        candidates.append(packageRoot.appendingPathComponent(".build/debug"))
+        return candidates.map { $0.appendingPathComponent("idempotency-gateway") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    struct Result {
+        var status: Int32
+        var standardOutput: String
+        var standardError: String
+    }
+
+    /// Runs the executable with `arguments` in `directory` and `environment` (no inherited GATEWAY_*).
+    static func run(_ arguments: [String], directory: URL = packageRoot, environment: [String: String] = [:]) throws
+        -> Result
+    {
+        let executable = try #require(url, "idempotency-gateway executable not found next to the tests")
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GATEWAY_") }
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        let output = Pipe(), error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let outData = output.fileHandleForReading.readDataToEndOfFile()
+        let errData = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus,
+            standardOutput: String(decoding: outData, as: UTF8.self),
+            standardError: String(decoding: errData, as: UTF8.self))
+    }
+}
+
+@Suite("idempotency-gateway command line")
+struct CommandLineTests {
+    @Test func checkConfigOnTheShippedDefaultFile() throws {
+        let result = try GatewayExecutable.run(["check-config"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("config file: config/gateway.yaml"))
+        #expect(result.standardOutput.contains("listen: \"127.0.0.1:8080\""))
+        #expect(result.standardOutput.contains("key-ttl: 24h"))
+    }
+
+    @Test func checkConfigOnTheProductionExampleRedactsTheToken() throws {
+        let result = try GatewayExecutable.run(
+            ["check-config", "--config", "config/production.example.yaml"],
+            environment: ["GATEWAY_ADMIN_TOKEN": "very-secret-token"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("path-prefix: /v1/payments"))
+        #expect(result.standardOutput.contains("<redacted>"))
+        #expect(!result.standardOutput.contains("very-secret-token"))
+        #expect(!result.standardError.contains("very-secret-token"))
+    }
+
+    @Test func checkConfigFailsNamingKeyAndValue() throws {
+        let file = try TemporaryYAML("idempotency:\n  lease: 10x\n  leese: 1s\n")
+        defer { file.remove() }
+        let result = try GatewayExecutable.run(["check-config", "--config", file.path])
+        #expect(result.status == 1)
+        #expect(result.standardError.contains(
+            "invalid value \"10x\" for idempotency.lease: expected a duration like 500ms, 10s, 3m, 24h"))
+        #expect(result.standardError.contains("warning: unknown key idempotency.leese"))
+        #expect(result.standardOutput.isEmpty)
+    }
+
+    @Test func checkConfigStrictTurnsWarningsIntoFailure() throws {
+        let file = try TemporaryYAML("listn: 127.0.0.1:1\n")
+        defer { file.remove() }
+        #expect(try GatewayExecutable.run(["check-config", "--config", file.path]).status == 0)
+        #expect(try GatewayExecutable.run(["check-config", "--strict", "--config", file.path]).status == 1)
+    }
+
+    @Test func environmentReachesTheExecutable() throws {
+        let result = try GatewayExecutable.run(
+            ["check-config"], environment: ["GATEWAY_IDEMPOTENCY_LEASE": "45s", "GATEWAY_UPSTREAM_URL": "https://x"])
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("GATEWAY_UPSTREAM_URL"))
+        #expect(result.standardError.contains("TLS is not supported"))
+    }
+
+    @Test func serveRejectsBadFlagsBeforeStarting() throws {
+        let result = try GatewayExecutable.run(["serve", "--lease", "2x", "--listen", "nope"])
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("invalid value \"2x\" for idempotency.lease"))
+        #expect(result.standardError.contains("(from flag --lease)"))
+        #expect(result.standardError.contains("invalid value \"nope\" for listen"))
+        // `serve` is the default subcommand.
+        let implicit = try GatewayExecutable.run(["--lease", "2x"])
+        #expect(implicit.status == 1)
+        #expect(implicit.standardError.contains("idempotency.lease"))
+    }
+
+    @Test func helpListsEveryOptionWithItsDefault() throws {
+        let serve = try GatewayExecutable.run(["serve", "--help"])
+        #expect(serve.status == 0)
+        for option in [
+            "--config", "--listen", "--admin-listen", "--upstream", "--store", "--key-ttl", "--lease",
+            "--upstream-timeout", "--require-key", "--log-level", "--log-format",
+        ] {
+            #expect(serve.standardOutput.contains(option), "\(option) missing from serve --help")
+        }
+        for defaultValue in ["127.0.0.1:8080", "127.0.0.1:9090", "data/idempotency.sqlite", "24h", "60s", "30s", "echo"] {
+            #expect(serve.standardOutput.contains(defaultValue), "default \(defaultValue) missing from serve --help")
+        }
+        let root = try GatewayExecutable.run(["--help"])
+        #expect(root.status == 0)
+        for command in ["serve", "keys", "check-config"] { #expect(root.standardOutput.contains(command)) }
+        let keys = try GatewayExecutable.run(["keys", "delete", "--help"])
+        for option in ["--scope", "--store"] { #expect(keys.standardOutput.contains(option)) }
+        let check = try GatewayExecutable.run(["check-config", "--help"])
+        #expect(check.standardOutput.contains("--config"))
+    }
+}

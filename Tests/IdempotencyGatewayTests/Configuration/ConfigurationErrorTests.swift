@@ -1,0 +1,83 @@
+import IdempotencyGateway
+import Testing
+
+@Suite("Invalid configuration is reported by key and value")
+struct ConfigurationErrorTests {
+    @Test func badDurationNamesKeyValueAndSource() throws {
+        let found = try problems(in: "idempotency:\n  lease: 10x\n")
+        #expect(found.count == 1)
+        #expect(found.first?.description.hasPrefix(
+            "invalid value \"10x\" for idempotency.lease: expected a duration like 500ms, 10s, 3m, 24h") == true)
+        #expect(found.first?.source?.hasPrefix("config file ") == true)
+    }
+
+    @Test func badEnvironmentValueNamesTheVariable() throws {
+        let found = try problems(in: "", environment: ["GATEWAY_UPSTREAM_TIMEOUT": "soon"])
+        #expect(found.map(\.description) == [
+            "invalid value \"soon\" for upstream.timeout: expected a duration like 500ms, 10s, 3m, 24h (from environment variable GATEWAY_UPSTREAM_TIMEOUT)"
+        ])
+    }
+
+    @Test(arguments: [
+        ("store:\n  synchronous: sometimes\n", "store.synchronous", "sometimes"),
+        ("upstream:\n  url: https://api.example.com\n", "upstream.url", "https://api.example.com"),
+        ("server:\n  max-body-bytes: -5\n", "server.max-body-bytes", "-5"),
+        ("server:\n  max-header-count: 0\n", "server.max-header-count", "0"),
+        ("listen: 8080\n", "listen", "8080"),
+        ("log:\n  level: loud\n", "log.level", "loud"),
+        ("idempotency:\n  require-key: maybe\n", "idempotency.require-key", "maybe"),
+        ("idempotency:\n  bloom:\n    false-positive-rate: 2\n", "idempotency.bloom.false-positive-rate", "2"),
+        ("idempotency:\n  methods: [POST, \"NOT A TOKEN\"]\n", "idempotency.methods", "NOT A TOKEN"),
+        ("listen: [a, b]\n", "listen", "[a, b]"),
+        ("idempotency:\n  routes:\n    - path-prefix: payments\n", "idempotency.routes[0].path-prefix", "payments"),
+        ("idempotency:\n  routes:\n    - path-prefix: /p\n      lease: forever\n", "idempotency.routes[0].lease", "forever"),
+    ])
+    func badValuesAreNamed(yaml: String, key: String, value: String) throws {
+        let found = try problems(in: yaml)
+        #expect(found.count == 1, "\(found)")
+        #expect(found.first?.key == key)
+        #expect(found.first?.value == value)
+        #expect(found.first?.description.contains("invalid value \"\(value)\" for \(key): ") == true)
+    }
+
+    @Test func httpsUpstreamSaysTLSIsNotSupported() throws {
+        let found = try problems(in: "upstream:\n  url: https://api.example.com\n")
+        #expect(found.first?.reason.contains("TLS is not supported") == true)
+    }
+
+    @Test func nonLoopbackAdminNeedsAToken() throws {
+        let found = try problems(in: "admin:\n  listen: 0.0.0.0:9090\n")
+        #expect(found.map(\.key) == ["admin.token"])
+        #expect(found.first?.description.contains("0.0.0.0:9090") == true)
+        #expect(try problems(in: "admin:\n  listen: 0.0.0.0:9090\n", environment: ["GATEWAY_ADMIN_TOKEN": "t"]).isEmpty)
+        #expect(try problems(in: "admin:\n  listen: off\nlisten: 0.0.0.0:8080\n").isEmpty)
+    }
+
+    @Test func everyProblemIsReportedAtOnce() throws {
+        let found = try problems(in: "idempotency:\n  lease: 1x\n  key-ttl: 2y\nstore:\n  synchronous: maybe\n")
+        #expect(Set(found.map(\.key)) == ["idempotency.lease", "idempotency.key-ttl", "store.synchronous"])
+    }
+
+    @Test func malformedYAMLNamesTheFile() throws {
+        let file = try TemporaryYAML("idempotency:\n  methods: [POST\n")
+        defer { file.remove() }
+        #expect {
+            try GatewayConfiguration.load(environment: [:], configFile: file.path)
+        } throws: { error in
+            let text = String(describing: error)
+            return text.contains(file.path) && text.contains("malformed YAML")
+        }
+    }
+
+    @Test func missingExplicitFileIsAnError() {
+        #expect(throws: ConfigurationError.self) {
+            try GatewayConfiguration.load(environment: [:], configFile: "/nonexistent/h4/gateway.yaml")
+        }
+    }
+
+    @Test func tokenValuesNeverAppearInProblems() throws {
+        let found = try problems(in: "admin:\n  token: [a, b]\n")
+        #expect(found.count == 1)
+        #expect(found.first?.value == nil)
+    }
+}

@@ -1,0 +1,138 @@
+import GatewayHTTP
+import GatewayStore
+import HTTPTypes
+import Idempotency
+import Testing
+
+@Suite("Engine: concurrency and leases")
+struct EngineConcurrencyTests {
+    @Test("100 concurrent duplicates: one backend call, 99 conflicts")
+    func concurrentDuplicates() async throws {
+        let gate = Gate()
+        let backend = TestBackend { call, _ in
+            await gate.wait()
+            return TestBackend.created("order-\(call)")
+        }
+        let harness = Harness(backend: backend)
+        var outcomes: [IdempotencyOutcome] = []
+        var responses: [GatewayResponse] = []
+        await withTaskGroup(of: (GatewayResponse, IdempotencyOutcome).self) { group in
+            for _ in 0..<100 { group.addTask { await harness.send() } }
+            while let (response, outcome) = await group.next() {
+                outcomes.append(outcome)
+                responses.append(response)
+                if outcomes.count == 99 { gate.open() }
+            }
+        }
+        #expect(harness.backend.callCount == 1)
+        #expect(outcomes.filter { $0 == .conflict }.count == 99)
+        #expect(outcomes.filter { $0 == .forwarded }.count == 1)
+        let conflict = try #require(responses.first { $0.head.status == .conflict })
+        #expect(conflict.header(.retryAfter) == "60")
+        #expect(conflict.header(.contentType) == "application/problem+json")
+        let json = try problemJSON(conflict)
+        #expect(
+            json["detail"] as? String == "Your request with idempotency key 'abc-123' is currently being processed.")
+        #expect((json["type"] as? String)?.hasSuffix("#problem-key-in-flight") == true)
+        #expect(harness.engine.inFlightCount == 0)
+    }
+
+    @Test func retryAfterIsTheRemainingLeaseRoundedUpAtLeastOne() async throws {
+        let gate = Gate()
+        let harness = Harness(
+            backend: TestBackend { _, _ in
+                await gate.wait()
+                return TestBackend.created("x")
+            })
+        let original = Task { await harness.send() }
+        #expect(await waitUntil { harness.backend.callCount == 1 })
+
+        harness.clock.advance(milliseconds: 200)  // 59.8 s left
+        #expect(await harness.send().0.header(.retryAfter) == "60")
+        harness.clock.advance(milliseconds: 58_900)  // 0.9 s left
+        #expect(await harness.send().0.header(.retryAfter) == "1")
+        harness.clock.advance(milliseconds: 899)  // 1 ms left
+        #expect(await harness.send().0.header(.retryAfter) == "1")
+        // A different request with the key while in flight: mismatch wins over conflict.
+        #expect(await harness.send(makeRequest(body: "other")).1 == .mismatch)
+        gate.open()
+        #expect(await original.value.1 == .forwarded)
+    }
+
+    @Test("lease takeover: a new owner forwards again and the stale owner cannot overwrite")
+    func leaseTakeover() async throws {
+        let gate = Gate()
+        let backend = TestBackend { call, _ in
+            if call == 1 { await gate.wait() }
+            return TestBackend.created("order-\(call)")
+        }
+        let harness = Harness(
+            configuration: IdempotencyConfiguration(upstreamTimeout: .milliseconds(50)), backend: backend)
+        let (timedOut, first) = await harness.send()
+        #expect(timedOut.head.status == .gatewayTimeout)
+        #expect(first == .forwarded)
+        #expect(await harness.send().1 == .conflict)
+
+        harness.clock.advance(seconds: 61)  // the lease ended without a response
+        let (second, outcome) = await harness.send()
+        #expect(outcome == .forwarded)
+        #expect(second.bodyString.contains("order-2"))
+        #expect(harness.backend.callCount == 2)
+
+        gate.open()  // the stale first exchange finally answers
+        #expect(await waitUntil { harness.store.rejectedCompletes == 1 })
+        #expect(await waitUntil { harness.engine.inFlightCount == 0 })
+        let record = try #require(try await harness.engine.record(for: RecordKey(scope: "", key: "abc-123")))
+        #expect(record.response.map { String(decoding: $0.body, as: UTF8.self) }?.contains("order-2") == true)
+        let (replay, replayed) = await harness.send()
+        #expect(replayed == .replayed)
+        #expect(replay.bodyString.contains("order-2"))
+    }
+
+    @Test("a client that disconnects does not abort the upstream; the response is stored")
+    func clientDisconnect() async throws {
+        let gate = Gate()
+        let harness = Harness(
+            backend: TestBackend { call, _ in
+                await gate.wait()
+                return TestBackend.created("order-\(call)")
+            })
+        let client = Task { await harness.send() }
+        #expect(await waitUntil { harness.backend.callCount == 1 })
+        client.cancel()
+        _ = await client.value
+        gate.open()
+        #expect(
+            await waitUntil {
+                (try? await harness.engine.record(for: RecordKey(scope: "", key: "abc-123")))??.state == .completed
+            })
+        let (replay, outcome) = await harness.send()
+        #expect(outcome == .replayed)
+        #expect(replay.bodyString.contains("order-1"))
+        #expect(harness.backend.callCount == 1)
+    }
+
+    @Test("upstream timeout: 504, then the background response is stored and replayed to the retry")
+    func timeoutThenBackgroundCompletion() async throws {
+        let gate = Gate()
+        let backend = TestBackend { call, request in
+            #expect(request.upstreamDeadline != nil)
+            await gate.wait()
+            return TestBackend.created("order-\(call)")
+        }
+        let harness = Harness(
+            configuration: IdempotencyConfiguration(upstreamTimeout: .milliseconds(50)), backend: backend)
+        let (response, outcome) = await harness.send()
+        #expect(response.head.status == .gatewayTimeout)
+        #expect(outcome == .forwarded)
+        #expect((try problemJSON(response)["type"] as? String)?.hasSuffix("#problem-upstream-timeout") == true)
+        #expect(await harness.send().1 == .conflict)
+        gate.open()
+        #expect(await waitUntil { harness.engine.inFlightCount == 0 })
+        let (replay, replayed) = await harness.send()
+        #expect(replayed == .replayed)
+        #expect(replay.head.status == .created)
+        #expect(replay.bodyString.contains("order-1"))
+        #expect(harness.backend.callCount == 1)
+    }
+}

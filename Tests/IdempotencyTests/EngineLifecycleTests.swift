@@ -1,0 +1,191 @@
+import GatewayHTTP
+import GatewayStore
+import HTTPTypes
+import Idempotency
+import Testing
+
+@Suite("Engine: expiry, caches, limits, store outages")
+struct EngineLifecycleTests {
+    @Test func completedRecordsExpireAfterTheTTL() async throws {
+        let harness = Harness(configuration: IdempotencyConfiguration(ttl: .seconds(10)))
+        _ = await harness.send()
+        harness.clock.advance(seconds: 9)
+        #expect(await harness.send().1 == .replayed)
+        harness.clock.advance(seconds: 1)
+        let (fresh, outcome) = await harness.send()
+        #expect(outcome == .forwarded)
+        #expect(fresh.bodyString.contains("order-2"))
+        #expect(harness.backend.callCount == 2)
+    }
+
+    @Test func routeTTLOverridesTheDefault() async {
+        let harness = Harness(
+            configuration: IdempotencyConfiguration(routes: [.init(pathPrefix: "/orders", ttl: .seconds(5))]))
+        _ = await harness.send()
+        harness.clock.advance(seconds: 5)
+        #expect(await harness.send().1 == .forwarded)
+    }
+
+    @Test func sweepDeletesExpiredRecordsInBatchesAndRebuildsTheBloomFilter() async throws {
+        let store = TestKeyStore()
+        let harness = Harness(configuration: IdempotencyConfiguration(sweepBatch: 500), store: store)
+        let now = harness.clock.now
+        for i in 0..<1200 {
+            store.insert(
+                IdempotencyRecord(
+                    key: RecordKey(scope: "", key: "old-\(i)"), state: .completed, fingerprint: [], owner: .random(),
+                    createdAt: now - 10, leaseExpiresAt: now - 10, expiresAt: now - 1, method: "POST", path: "/",
+                    response: StoredResponse(status: 200, fields: [], body: [])))
+        }
+        store.insert(
+            IdempotencyRecord(
+                key: RecordKey(scope: "", key: "live"), state: .completed, fingerprint: [], owner: .random(),
+                createdAt: now, leaseExpiresAt: now, expiresAt: now + 1000, method: "POST", path: "/",
+                response: StoredResponse(status: 200, fields: [], body: [])))
+        try await harness.engine.start()
+        #expect(harness.engine.bloomFilter.contains(RecordKey(scope: "", key: "old-7")))
+        #expect(harness.engine.bloomFilter.contains(RecordKey(scope: "", key: "live")))
+
+        let deleted = await harness.engine.sweepExpired()
+        #expect(deleted == 1200)
+        #expect(store.calls("deleteExpired") == 3)
+        #expect(store.count == 1)
+        #expect(harness.engine.bloomFilter.contains(RecordKey(scope: "", key: "live")))
+        #expect(!harness.engine.bloomFilter.contains(RecordKey(scope: "", key: "old-7")))
+        await harness.engine.shutdown()
+    }
+
+    @Test func backgroundSweepRuns() async throws {
+        let harness = Harness(
+            configuration: IdempotencyConfiguration(ttl: .seconds(1), sweepInterval: .milliseconds(20)))
+        try await harness.engine.start()
+        _ = await harness.send()
+        #expect(harness.store.count == 1)
+        harness.clock.advance(seconds: 2)
+        #expect(await waitUntil { harness.store.count == 0 })
+        await harness.engine.shutdown()
+    }
+
+    @Test func replayStormNeverTouchesTheStore() async {
+        let harness = Harness()
+        let (first, _) = await harness.send()
+        harness.store.resetCalls()
+        await withTaskGroup(of: IdempotencyOutcome.self) { group in
+            for _ in 0..<1000 { group.addTask { await harness.send().1 } }
+            for await outcome in group { #expect(outcome == .replayed) }
+        }
+        #expect(harness.store.totalCalls == 0)
+        #expect(harness.backend.callCount == 1)
+        #expect(await harness.send().0.body == first.body)
+    }
+
+    @Test func hotCacheEntriesExpireWithTheRecord() async {
+        let harness = Harness(configuration: IdempotencyConfiguration(ttl: .seconds(10)))
+        _ = await harness.send()
+        harness.clock.advance(seconds: 10)
+        harness.store.resetCalls()
+        #expect(await harness.send().1 == .forwarded)
+        #expect(harness.store.calls("claim") == 1)
+    }
+
+    @Test func deleteKeyRemovesTheRecordAndTheHotCacheEntry() async throws {
+        let harness = Harness()
+        _ = await harness.send()
+        let key = RecordKey(scope: "", key: "abc-123")
+        #expect(try await harness.engine.deleteKey(key))
+        #expect(try await !harness.engine.deleteKey(key))
+        #expect(harness.engine.hotCache.count == 0)
+        let (_, outcome) = await harness.send()
+        #expect(outcome == .forwarded)
+        #expect(harness.backend.callCount == 2)
+    }
+
+    @Test func bloomCounters() async {
+        let harness = Harness(configuration: IdempotencyConfiguration(hotCacheBytes: 0))
+        _ = await harness.send()
+        #expect(harness.engine.bloomNegatives == 1)
+        _ = await harness.send()
+        #expect(harness.engine.bloomPositives == 1)
+
+        // A filter sized for one key saturates quickly and reports false positives.
+        let tiny = Harness(configuration: IdempotencyConfiguration(bloomExpectedKeys: 1, bloomFalsePositiveRate: 0.5))
+        for i in 0..<50 { _ = await tiny.send(makeRequest(key: "k\(i)")) }
+        #expect(tiny.engine.bloomFalsePositives > 0)
+        #expect(tiny.engine.bloomFalsePositives + tiny.engine.bloomNegatives == 50)
+        #expect(tiny.backend.callCount == 50)
+    }
+
+    @Test(arguments: [true, false])
+    func oversizedResponsesLeaveABodylessRecord(hotCache: Bool) async throws {
+        let big = [UInt8](repeating: 0x78, count: 4096)
+        let backend = TestBackend { _, _ in
+            var fields = HTTPFields()
+            fields[.contentType] = "application/octet-stream"
+            fields[.contentEncoding] = "gzip"
+            fields[.location] = "/files/1"
+            return GatewayResponse(status: .created, headerFields: fields, body: big)
+        }
+        let harness = Harness(
+            configuration: IdempotencyConfiguration(
+                maxStoredResponseBytes: 1024, hotCacheBytes: hotCache ? 1 << 20 : 0),
+            backend: backend)
+        let (first, outcome) = await harness.send()
+        #expect(outcome == .forwarded)
+        #expect(first.body == big)
+        #expect(first.header(.contentType) == "application/octet-stream")
+
+        let stored = try #require(try await harness.engine.record(for: RecordKey(scope: "", key: "abc-123"))?.response)
+        #expect(stored.body.isEmpty)
+
+        let (replay, replayed) = await harness.send()
+        #expect(replayed == .replayed)
+        #expect(replay.head.status == .created)
+        #expect(replay.body.isEmpty)
+        #expect(replay.header(IdempotencyHeaders.idempotentReplayed) == "true")
+        #expect(replay.header(IdempotencyHeaders.idempotentReplayBody) == "omitted")
+        #expect(replay.header(.contentType) == nil)
+        #expect(replay.header(.contentEncoding) == nil)
+        #expect(replay.header(.location) == "/files/1")
+        #expect(harness.backend.callCount == 1)
+    }
+
+    @Test func storeOutageFailsClosedWith503() async throws {
+        let harness = Harness()
+        harness.store.fail(with: .database(code: 10, message: "disk I/O error"))
+        let (response, outcome) = await harness.send()
+        #expect(outcome == .storeError)
+        #expect(response.head.status == .serviceUnavailable)
+        #expect(response.header(.retryAfter) == "1")
+        #expect((try problemJSON(response)["type"] as? String)?.hasSuffix("#problem-store-unavailable") == true)
+        #expect(harness.backend.callCount == 0)
+        harness.store.fail(with: nil)
+        #expect(await harness.send().1 == .forwarded)
+    }
+
+    @Test func storeOutageFailsOpenWhenConfigured() async {
+        let harness = Harness(configuration: IdempotencyConfiguration(failOpen: true))
+        harness.store.fail(with: .closed)
+        let (response, outcome) = await harness.send()
+        #expect(outcome == .failOpen)
+        #expect(response.head.status == .created)
+        #expect(response.header(IdempotencyHeaders.idempotencyDegraded) == "true")
+        #expect(harness.backend.callCount == 1)
+    }
+
+    @Test func storeErrorWhileCompletingStillAnswersAndKeepsTheKeyInFlight() async {
+        let harness = Harness()
+        harness.store.fail(with: .database(code: 13, message: "full"), operations: ["complete"])
+        let (response, outcome) = await harness.send()
+        #expect(outcome == .forwarded)
+        #expect(response.head.status == .created)
+        harness.store.fail(with: nil)
+        #expect(await harness.send().1 == .conflict)
+        #expect(harness.backend.callCount == 1)
+    }
+
+    @Test func handleReturnsTheResponse() async throws {
+        let harness = Harness()
+        let response = try await harness.engine.handle(makeRequest())
+        #expect(response.head.status == .created)
+    }
+}

@@ -1,0 +1,58 @@
+import GatewayHTTP
+import GatewayStore
+import Idempotency
+import Testing
+
+@Suite("Hot cache")
+struct HotCacheTests {
+    func entry(bytes: Int, expiresAt: Timestamp = 10_000) -> HotCache.Entry {
+        HotCache.Entry(
+            fingerprint: [UInt8](repeating: 1, count: 32), expiresAt: expiresAt,
+            replay: GatewayResponse(status: .ok, body: [UInt8](repeating: 0x61, count: bytes)))
+    }
+
+    @Test func boundedByBytesEvictingLeastRecentlyUsed() {
+        let cache = HotCache(capacity: 20_000)
+        let first = RecordKey(scope: "", key: "k0")
+        for i in 0..<100 {
+            cache.insert(entry(bytes: 1000), for: RecordKey(scope: "", key: "k\(i)"))
+            // Keep k0 recently used.
+            _ = cache.entry(for: first, now: 0)
+            #expect(cache.totalBytes <= cache.capacity)
+        }
+        #expect(cache.count < 100)
+        #expect(cache.count >= 10)
+        #expect(cache.entry(for: first, now: 0) != nil)
+        #expect(cache.entry(for: RecordKey(scope: "", key: "k1"), now: 0) == nil)
+        #expect(cache.entry(for: RecordKey(scope: "", key: "k99"), now: 0) != nil)
+    }
+
+    @Test func entriesLargerThanTheBudgetAreNotCached() {
+        let cache = HotCache(capacity: 1000)
+        cache.insert(entry(bytes: 5000), for: RecordKey(scope: "", key: "big"))
+        #expect(cache.count == 0 && cache.totalBytes == 0)
+    }
+
+    @Test func expiryAndInvalidation() {
+        let cache = HotCache(capacity: 100_000)
+        let key = RecordKey(scope: "s", key: "k")
+        cache.insert(entry(bytes: 10, expiresAt: 500), for: key)
+        #expect(cache.entry(for: key, now: 499) != nil)
+        #expect(cache.entry(for: key, now: 500) == nil)
+        #expect(cache.count == 0)
+        cache.insert(entry(bytes: 10, expiresAt: 500), for: key)
+        cache.invalidate(key)
+        #expect(cache.entry(for: key, now: 0) == nil)
+        #expect(cache.totalBytes == 0)
+    }
+
+    @Test func replacingAnEntryKeepsTheAccountingRight() {
+        let cache = HotCache(capacity: 100_000)
+        let key = RecordKey(scope: "", key: "k")
+        cache.insert(entry(bytes: 1000), for: key)
+        let once = cache.totalBytes
+        cache.insert(entry(bytes: 1000), for: key)
+        #expect(cache.totalBytes == once)
+        #expect(cache.count == 1)
+    }
+}
