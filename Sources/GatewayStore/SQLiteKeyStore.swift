@@ -94,6 +94,12 @@ public final class SQLiteKeyStore: KeyStore {
         return changed
     }
 
+    /// Write batches committed (or failed) so far and the operations they held; `operations / batches` is the
+    /// group-commit factor.
+    public var writeBatchCounts: (batches: Int, operations: Int) {
+        (writer.batchesRun.load(ordering: .relaxed), writer.operationsRun.load(ordering: .relaxed))
+    }
+
     // MARK: Reads
 
     public func record(for key: RecordKey) async throws(KeyStoreError) -> IdempotencyRecord? {

@@ -97,12 +97,14 @@ public final class IdempotencyEngine: HTTPHandler {
     ///   - store: where records live.
     ///   - next: the backend requests are forwarded to.
     ///   - wallClock: the time used for leases, TTLs and record times (tests inject their own).
+    ///   - metricsFactory: where metrics go; `nil` uses the bootstrapped `MetricsSystem.factory`.
     public init(
         configuration: IdempotencyConfiguration,
         store: any KeyStore,
         next: any HTTPHandler,
         wallClock: @escaping @Sendable () -> Timestamp = IdempotencyEngine.systemNow,
-        logger: Logger
+        logger: Logger,
+        metricsFactory: (any MetricsFactory)? = nil
     ) {
         self.configuration = configuration
         self.store = store
@@ -116,7 +118,7 @@ public final class IdempotencyEngine: HTTPHandler {
             droppedResponseHeaders: configuration.droppedResponseHeaders,
             maxBodyBytes: configuration.maxStoredResponseBytes)
         scopeHasher = ScopeHasher(headers: configuration.scopeHeaders)
-        metrics = IdempotencyMetrics()
+        metrics = IdempotencyMetrics(factory: metricsFactory ?? MetricsSystem.factory)
         leaseMilliseconds = max(1, configuration.lease.milliseconds)
     }
 

@@ -32,7 +32,8 @@ enum StoreOperation: String, CaseIterable {
 
 /// The metric handles, created once (looking a metric up per request would cost a lock in the factory).
 ///
-/// They bind to whatever `MetricsSystem` is bootstrapped when the engine is created, so bootstrap metrics first.
+/// They bind to the given factory, by default whatever `MetricsSystem` is bootstrapped when the engine is created
+/// (so bootstrap metrics first).
 struct IdempotencyMetrics: Sendable {
     let requests: [IdempotencyOutcome: Counter]
     let storeDuration: [StoreOperation: Timer]
@@ -44,33 +45,35 @@ struct IdempotencyMetrics: Sendable {
     let hotCacheHits: Counter
     let swept: Counter
 
-    init() {
+    init(factory: any MetricsFactory) {
         var requests: [IdempotencyOutcome: Counter] = [:]
         for outcome in IdempotencyOutcome.allCases {
             requests[outcome] = Counter(
-                label: IdempotencyMetricNames.requests, dimensions: [("outcome", outcome.rawValue)])
+                label: IdempotencyMetricNames.requests, dimensions: [("outcome", outcome.rawValue)], factory: factory)
         }
         var durations: [StoreOperation: Timer] = [:]
         var errors: [StoreOperation: Counter] = [:]
         for operation in StoreOperation.allCases {
             durations[operation] = Timer(
                 label: IdempotencyMetricNames.storeDuration, dimensions: [("operation", operation.rawValue)],
-                preferredDisplayUnit: .seconds)
+                preferredDisplayUnit: .seconds, factory: factory)
             errors[operation] = Counter(
-                label: IdempotencyMetricNames.storeErrors, dimensions: [("operation", operation.rawValue)])
+                label: IdempotencyMetricNames.storeErrors, dimensions: [("operation", operation.rawValue)],
+                factory: factory)
         }
         var bloom: [BloomResult: Counter] = [:]
         for result in BloomResult.allCases {
-            bloom[result] = Counter(label: IdempotencyMetricNames.bloom, dimensions: [("result", result.rawValue)])
+            bloom[result] = Counter(
+                label: IdempotencyMetricNames.bloom, dimensions: [("result", result.rawValue)], factory: factory)
         }
         self.requests = requests
         self.storeDuration = durations
         self.storeErrors = errors
         self.bloom = bloom
-        inFlight = Gauge(label: IdempotencyMetricNames.inFlight)
-        bodyOmitted = Counter(label: IdempotencyMetricNames.bodyOmitted)
-        staleOwner = Counter(label: IdempotencyMetricNames.staleOwner)
-        hotCacheHits = Counter(label: IdempotencyMetricNames.hotCacheHits)
-        swept = Counter(label: IdempotencyMetricNames.swept)
+        inFlight = Gauge(label: IdempotencyMetricNames.inFlight, factory: factory)
+        bodyOmitted = Counter(label: IdempotencyMetricNames.bodyOmitted, factory: factory)
+        staleOwner = Counter(label: IdempotencyMetricNames.staleOwner, factory: factory)
+        hotCacheHits = Counter(label: IdempotencyMetricNames.hotCacheHits, factory: factory)
+        swept = Counter(label: IdempotencyMetricNames.swept, factory: factory)
     }
 }

@@ -42,6 +42,12 @@ struct KeyStoreConcurrencyTests {
             #expect(outcomes.count == 1_000)
             #expect(outcomes.allSatisfy { $0 == .claimed(tookOver: false) })
             #expect(try await store.statistics(now: t0).inFlight == 1_000)
+            if let sqlite = store as? SQLiteKeyStore {
+                // Group commit: the claims shared transactions.
+                let (batches, operations) = sqlite.writeBatchCounts
+                #expect(operations == 1_000)
+                #expect(batches < operations)
+            }
         }
     }
 

@@ -31,6 +31,9 @@ final class GroupCommitWriter: Sendable {
     private let maxBatch: Int
     private let pending = Mutex(Pending())
     private let logger: Logger
+    /// Batches run and operations in them, for tests and metrics (operations / batches = the group-commit factor).
+    let batchesRun = Atomic<Int>(0)
+    let operationsRun = Atomic<Int>(0)
 
     init(worker: ConnectionWorker, maxBatch: Int, logger: Logger) {
         self.worker = worker
@@ -79,6 +82,8 @@ final class GroupCommitWriter: Sendable {
             }
             if batch.isEmpty { return }
             let operations = batch.map(\.operation)
+            batchesRun.add(1, ordering: .relaxed)
+            operationsRun.add(batch.count, ordering: .relaxed)
             let results: [Result<WriteResult, KeyStoreError>]
             do throws(KeyStoreError) {
                 results = try worker.withConnection { (db) throws(KeyStoreError) in
