@@ -3,6 +3,7 @@
 // idempotency-gateway: an HTTP/1.1 reverse proxy that makes any HTTP API safe to retry.
 // Layers, lowest first (a module only imports the ones above it):
 //   CSQLite, CZlib          C system libraries (libsqlite3-dev, zlib1g-dev)
+//   CEventPoll              epoll(7) for the socket layer (libc headers)
 //   GatewaySockets          POSIX sockets + Dispatch sources, no HTTP
 //   GatewayHTTP             HTTP/1.1 parsing and serialising (RFC 9112), message types; no I/O
 //   GatewayServer           the HTTP/1.1 server and the upstream client (sockets + HTTP)
@@ -42,7 +43,9 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "GatewaySockets", swiftSettings: strict),
+        // epoll(7), which the Glibc module does not export (header only, part of libc).
+        .systemLibrary(name: "CEventPoll"),
+        .target(name: "GatewaySockets", dependencies: ["CEventPoll"], swiftSettings: strict),
         .target(
             name: "GatewayHTTP",
             dependencies: [.product(name: "HTTPTypes", package: "swift-http-types")],

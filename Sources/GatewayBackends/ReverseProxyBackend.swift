@@ -35,6 +35,10 @@ public struct ReverseProxyBackend: HTTPHandler {
             // An absolute-form target (RFC 9112 §3.2.2) is sent on in origin form; Host is its authority.
             head.scheme = nil
         }
+        if head.authority == nil || head.authority?.isEmpty == true {
+            // An HTTP/1.0 request may come without Host; HTTP/1.1 requires one (RFC 9112 §3.2): use the upstream's.
+            head.authority = client.configuration.address.description
+        }
         let base = client.configuration.basePath
         if !base.isEmpty, let path = head.path { head.path = base + path }
         return try await client.send(head, body: request.body, deadline: request.upstreamDeadline)
@@ -46,7 +50,11 @@ public struct ReverseProxyBackend: HTTPHandler {
         var element = peer.contains(":") ? "for=\"[\(peer)]\"" : "for=\(peer.isEmpty ? "unknown" : peer)"
         element += ";proto=\(request.connection.scheme)"
         if let host = request.head.authority, !host.isEmpty {
-            let safe = host.allSatisfy { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }
+            // A token can go bare; anything else (":" of a port, "[" of IPv6) is quoted (RFC 7239 §4).
+            let safe = host.utf8.allSatisfy { byte in
+                (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
+                    || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+            }
             element += safe ? ";host=\(host)" : ";host=\"\(String(host.filter { $0 != "\"" && $0 != "\\" }))\""
         }
         return element

@@ -10,13 +10,18 @@ import HTTPTypes
 /// before the first byte went out. Once any byte was sent, a failure is ``UpstreamError/failed(_:)``.
 public final class UpstreamClient: Sendable {
     public let configuration: UpstreamConfiguration
-    private let pool: ConnectionPool
-    private let queue = DispatchQueue.global(qos: .userInitiated)
+    /// One pool per event loop: a request reuses connections of the loop it runs on, so upstream events
+    /// resume it on its own thread.
+    private let pools: [ConnectionPool]
+    private let loops: IOLoopGroup
 
-    public init(configuration: UpstreamConfiguration) {
+    public init(configuration: UpstreamConfiguration, loops: IOLoopGroup = .shared) {
         self.configuration = configuration
-        self.pool = ConnectionPool(
-            maxIdle: configuration.maxIdleConnections, maxAge: configuration.idleConnectionTimeout)
+        self.loops = loops
+        let perLoop = max(1, configuration.maxIdleConnections / loops.loops.count)
+        self.pools = loops.loops.map { _ in
+            ConnectionPool(maxIdle: perLoop, maxAge: configuration.idleConnectionTimeout)
+        }
     }
 
     /// Sends `head` with `body` and returns the complete response.
@@ -62,15 +67,16 @@ public final class UpstreamClient: Sendable {
 
     /// Closes idle pooled connections.
     public func close() {
-        pool.closeAll()
+        for pool in pools { pool.closeAll() }
     }
 
     /// A pooled connection, or a new one (connect failures are ``UpstreamError/unreachable(_:)``).
     private func connection() async throws(UpstreamError) -> (AsyncSocket, reused: Bool) {
-        if let pooled = pool.take() { return (pooled, true) }
+        let loop = loops.currentOrNext()
+        if let pooled = pools[loop.index % pools.count].take() { return (pooled, true) }
         do {
             let socket = try await AsyncSocket.connect(
-                to: configuration.address, deadline: .now + configuration.connectTimeout, queue: queue)
+                to: configuration.address, deadline: .now + configuration.connectTimeout, loop: loop)
             return (socket, false)
         } catch {
             throw .unreachable("connect to \(configuration.address): \(error)")
@@ -106,7 +112,11 @@ public final class UpstreamClient: Sendable {
                         }
                     case .end(let trailers):
                         guard let head else { continue }
-                        if head.keepAlive, !eof, !decoder.hasBufferedBytes { pool.put(socket) } else { socket.close() }
+                        if head.keepAlive, !eof, !decoder.hasBufferedBytes {
+                            pools[socket.loop.index % pools.count].put(socket)
+                        } else {
+                            socket.close()
+                        }
                         var response = head.response
                         HopByHopHeaders.remove(from: &response.headerFields)
                         _ = trailers
@@ -138,7 +148,7 @@ extension UpstreamClient {
     public func isReachable() async -> Bool {
         do {
             let socket = try await AsyncSocket.connect(
-                to: configuration.address, deadline: .now + configuration.connectTimeout, queue: .global())
+                to: configuration.address, deadline: .now + configuration.connectTimeout, loop: loops.next())
             socket.close()
             return true
         } catch {

@@ -28,15 +28,20 @@ public struct GatewayRequest: Sendable {
     /// timeout. The idempotency engine sets it to the end of the key's lease, so a slow upstream's answer can
     /// still be stored after the client got its 504.
     public var upstreamDeadline: ContinuousClock.Instant?
+    /// The executor the request's connection runs on (the server's event loop). Work spawned for this request,
+    /// such as the idempotency engine's background upstream exchange, should prefer it: socket events then
+    /// resume that work without a thread hop.
+    public var executor: (any TaskExecutor)?
 
     public init(
         head: HTTPRequest, body: [UInt8] = [], connection: ConnectionInfo = ConnectionInfo(),
-        upstreamDeadline: ContinuousClock.Instant? = nil
+        upstreamDeadline: ContinuousClock.Instant? = nil, executor: (any TaskExecutor)? = nil
     ) {
         self.head = head
         self.body = body
         self.connection = connection
         self.upstreamDeadline = upstreamDeadline
+        self.executor = executor
     }
 }
 

@@ -11,6 +11,7 @@ public final class HTTPServer: Sendable {
     public let configuration: ServerConfiguration
     private let handler: any HTTPHandler
     private let logger: Logger
+    private let loops: IOLoopGroup
     private let queue = DispatchQueue(label: "idempotency-gateway.accept")
     private let state = Mutex(State())
 
@@ -21,23 +22,27 @@ public final class HTTPServer: Sendable {
         var boundAddress: SocketAddress?
     }
 
-    public init(configuration: ServerConfiguration, handler: any HTTPHandler, logger: Logger = Logger(label: "http-server")) {
+    /// - Parameter loops: the event loops connections are spread over (one per core by default).
+    public init(
+        configuration: ServerConfiguration, handler: any HTTPHandler, logger: Logger = Logger(label: "http-server"),
+        loops: IOLoopGroup = .shared
+    ) {
         self.configuration = configuration
         self.handler = handler
         self.logger = logger
+        self.loops = loops
     }
 
     /// Binds, listens and starts accepting.
     public func start() throws(SocketError) {
         ignoreSIGPIPE()
-        let ioQueue = DispatchQueue.global(qos: .userInitiated)
         let listener = try Listener(address: configuration.address, backlog: configuration.backlog, queue: queue) {
             [weak self] socket, peer in
             guard let self else {
                 socket.close()
                 return
             }
-            self.accept(socket, peer: peer, ioQueue: ioQueue)
+            self.accept(socket, peer: peer)
         }
         state.withLock {
             $0.listener = listener
@@ -77,11 +82,12 @@ public final class HTTPServer: Sendable {
         while connectionCount > 0 { try? await Task.sleep(for: .milliseconds(5)) }
     }
 
-    private func accept(_ socket: Socket, peer: SocketAddress?, ioQueue: DispatchQueue) {
+    private func accept(_ socket: Socket, peer: SocketAddress?) {
+        let loop = loops.next()
         let accepted: ServerConnection? = state.withLock { state in
             guard !state.shuttingDown, state.connections.count < configuration.maxConnections else { return nil }
             let connection = ServerConnection(
-                socket: AsyncSocket(socket: socket, peer: peer, queue: ioQueue), server: self, handler: handler,
+                socket: AsyncSocket(socket: socket, peer: peer, loop: loop), server: self, handler: handler,
                 configuration: configuration, logger: logger
             )
             state.connections[ObjectIdentifier(connection)] = connection
@@ -95,7 +101,8 @@ public final class HTTPServer: Sendable {
             return
         }
         socket.setNoDelay()
-        Task {
+        // The connection's task runs on its socket's loop: socket events resume it without a thread hop.
+        loop.spawn {
             await connection.run()
             self.remove(connection)
         }

@@ -40,7 +40,7 @@ final class ServerConnection: Sendable {
             guard let (head, body) = await readRequest(&decoder) else { return }
             var info = connectionInfo
             info.version = head.version
-            let request = GatewayRequest(head: head.request, body: body, connection: info)
+            let request = GatewayRequest(head: head.request, body: body, connection: info, executor: socket.loop)
             let response = await respond(to: request)
             let keepAlive = head.keepAlive && !server.isShuttingDown
             do {
@@ -50,7 +50,7 @@ final class ServerConnection: Sendable {
                 return
             }
             if !keepAlive {
-                socket.socket.shutdownWrite()
+                socket.shutdownWrite()
                 return
             }
         }
@@ -141,7 +141,7 @@ final class ServerConnection: Sendable {
         HTTPEncoder.encodeResponseHead(response.head, version: .http1_1, contentLength: response.body.count, chunked: false, keepAlive: false, into: &buffer)
         buffer.append(contentsOf: response.body)
         try? await socket.write(buffer, stallTimeout: configuration.writeTimeout)
-        socket.socket.shutdownWrite()
+        socket.shutdownWrite()
     }
 
     /// Writes a response with recomputed framing (RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304).
@@ -151,8 +151,11 @@ final class ServerConnection: Sendable {
         let isHead = head.request.method == .head
         var contentLength: Int? = bodyless ? nil : response.body.count
         if isHead, !bodyless {
-            // A HEAD response carries the length a GET would have had, when the handler said so.
-            contentLength = response.head.headerFields[.contentLength].flatMap { Int($0) } ?? response.body.count
+            // A HEAD response carries the length a GET would have had: the handler's Content-Length, or the length
+            // of the body it computed; none when it gave neither (RFC 9110 §9.3.2; a HEAD response has no body).
+            contentLength =
+                response.head.headerFields[.contentLength].flatMap { Int($0) }
+                ?? (response.body.isEmpty ? nil : response.body.count)
         }
         let sendBody = !bodyless && !isHead && !response.body.isEmpty
         var buffer: [UInt8] = []

@@ -1,52 +1,69 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
+import CEventPoll
 import Synchronization
 
-/// A connected non-blocking socket with `async` reads and writes, driven by Dispatch sources.
+/// A connected non-blocking socket with `async` reads and writes, driven by its ``IOLoop``.
 ///
-/// No thread ever blocks on the network: a read or write first tries the system call; when the kernel says
-/// "would block", the caller suspends and a Dispatch read/write source on the descriptor resumes it when the
-/// socket is ready (or a deadline fails it with ``SocketError/timeout``). One reader and one writer at a time.
+/// Readiness is edge-triggered: the loop marks the socket readable or writable and wakes the task waiting for
+/// it; the task then makes the system call itself, and only waits again when the kernel says "would block".
+/// Deadlines are checked by the loop's ticker. No thread ever blocks on the network. One reader and one writer
+/// at a time.
 ///
-/// The socket owns its descriptor: ``close()`` cancels the sources and closes the descriptor once both
-/// cancellation handlers have run (so a reused descriptor number is never watched by a stale source).
+/// The socket owns its descriptor. ``close()`` deregisters it and closes it once no system call on it is in
+/// progress, so a descriptor number reused by the kernel is never read or written by a stale owner.
 public final class AsyncSocket: Sendable {
     public let socket: Socket
     /// The peer's address, when known.
     public let peer: SocketAddress?
-    private let queue: DispatchQueue
-    private let state = Mutex(State())
+    /// The loop that watches this socket.
+    public let loop: IOLoop
+    private let state: Mutex<State>
+    private let token = Atomic<UInt64>(0)
 
-    private enum Direction { case read, write }
-
-    private struct Waiting {
-        /// The Dispatch source watching the descriptor, created on first use; suspended when nobody waits.
-        var source: (any DispatchSourceProtocol)?
-        var active = false
-        var waiter: UnsafeContinuation<SocketError?, Never>?
-        var generation: UInt64 = 0
-    }
+    /// Bytes asked of the kernel per read.
+    static let readSize = 65536
 
     private struct State {
-        var read = Waiting()
-        var write = Waiting()
+        /// Edge-triggered readiness, and a count of readiness events (so that a read that drained the socket only
+        /// clears `readable` when no new event came in meanwhile).
+        var readable: Bool
+        var readEvents: UInt64 = 0
+        /// The peer closed its side, or the socket failed: reads never wait again (EOF or the error is next).
+        var inputEnded = false
+        var writable: Bool
+        var writeEvents: UInt64 = 0
+        var reader: UnsafeContinuation<SocketError?, Never>?
+        var readDeadline: ContinuousClock.Instant?
+        var writer: UnsafeContinuation<SocketError?, Never>?
+        var writeDeadline: ContinuousClock.Instant?
         var closed = false
-        var liveSources = 0
-
-        subscript(direction: Direction) -> Waiting {
-            get { direction == .read ? read : write }
-            set { if direction == .read { read = newValue } else { write = newValue } }
-        }
+        /// System calls in progress on the descriptor; the descriptor is closed when this drops to 0 after close().
+        var inProgress = 0
+        var descriptorClosed = false
     }
 
-    /// Wraps an already connected non-blocking socket. - Parameter queue: where readiness events are handled
-    /// (work done there is tiny: it only resumes the waiting task).
-    public init(socket: Socket, peer: SocketAddress?, queue: DispatchQueue) {
+    /// Wraps a connected non-blocking socket.
+    public convenience init(socket: Socket, peer: SocketAddress?, loop: IOLoop) {
+        self.init(socket: socket, peer: peer, loop: loop, connected: true)
+    }
+
+    private init(socket: Socket, peer: SocketAddress?, loop: IOLoop, connected: Bool) {
         self.socket = socket
         self.peer = peer
-        self.queue = queue
+        self.loop = loop
+        // An accepted socket may already hold input: try reading before waiting for an event.
+        self.state = Mutex(State(readable: connected, writable: connected))
+        do {
+            token.store(try loop.register(self, descriptor: socket.descriptor), ordering: .relaxed)
+        } catch {
+            // Registration only fails when the kernel is out of memory or the fd is bad; the socket is unusable.
+            state.withLock {
+                $0.readable = true
+                $0.writable = true
+            }
+        }
     }
 
     deinit {
@@ -56,16 +73,27 @@ public final class AsyncSocket: Sendable {
 
     /// Connects to `address`, failing with ``SocketError/timeout`` after `deadline`.
     public static func connect(
-        to address: SocketAddress, deadline: ContinuousClock.Instant?, queue: DispatchQueue
+        to address: SocketAddress, deadline: ContinuousClock.Instant?, loop: IOLoop
     ) async throws(SocketError) -> AsyncSocket {
         let socket = try Socket.makeTCP(for: address)
-        let connection = AsyncSocket(socket: socket, peer: address, queue: queue)
+        // connect() first, then register: an unconnected socket would report EPOLLOUT|EPOLLHUP straight away.
+        let started: IOResult<Void>
+        do {
+            started = try socket.connect(to: address)
+        } catch {
+            socket.close()
+            throw error
+        }
+        let inProgress: Bool
+        if case .wouldBlock = started { inProgress = true } else { inProgress = false }
+        let connection = AsyncSocket(socket: socket, peer: address, loop: loop, connected: !inProgress)
         do throws(SocketError) {
-            if case .wouldBlock = try socket.connect(to: address) {
-                try await connection.wait(.write, deadline: deadline)
+            if inProgress {
+                try await connection.waitWritable(deadline: deadline)
                 let code = socket.pendingError()
                 if code != 0 { throw SocketError.system(operation: "connect", errno: code) }
             }
+            connection.state.withLock { $0.readable = true }
             socket.setNoDelay()
             return connection
         } catch {
@@ -76,22 +104,25 @@ public final class AsyncSocket: Sendable {
 
     public var isClosed: Bool { state.withLock { $0.closed } }
 
-    /// Reads what is available (up to 64 KiB), waiting until something is. `consume` sees the bytes; the
-    /// result is their count, 0 when the peer closed its side.
+    /// Waits for input and passes it to `consume`; returns its byte count, 0 when the peer closed its side.
     @discardableResult
-    public func read(
-        deadline: ContinuousClock.Instant?, _ consume: (UnsafeRawBufferPointer) -> Void
-    ) async throws(SocketError) -> Int {
+    public func read(deadline: ContinuousClock.Instant?, _ consume: (UnsafeRawBufferPointer) -> Void) async throws(SocketError) -> Int {
         while true {
-            if isClosed { throw .closed }
             if let count = try readNow(consume) { return count }
-            try await wait(.read, deadline: deadline)
+            try await waitReadable(deadline: deadline)
         }
     }
 
-    /// One non-blocking read: the count read (0 = EOF), or nil if nothing is available yet.
+    /// One read without waiting: the byte count (0 at end of file), or nil when nothing has arrived.
     public func readNow(_ consume: (UnsafeRawBufferPointer) -> Void) throws(SocketError) -> Int? {
-        let result: Result<IOResult<Int>, SocketError> = withUnsafeTemporaryAllocation(byteCount: 65536, alignment: 16) {
+        let events: UInt64? = try state.withLock { state throws(SocketError) in
+            if state.closed { throw .closed }
+            guard state.readable else { return nil }
+            state.inProgress += 1
+            return state.readEvents
+        }
+        guard let events else { return nil }
+        let result: Result<IOResult<Int>, SocketError> = withUnsafeTemporaryAllocation(byteCount: Self.readSize, alignment: 16) {
             buffer in
             let result = Result { () throws(SocketError) in try socket.read(into: buffer.baseAddress!, count: buffer.count) }
             if case .success(.done(let count)) = result, count > 0 {
@@ -99,8 +130,25 @@ public final class AsyncSocket: Sendable {
             }
             return result
         }
-        if case .done(let count) = try result.get() { return count }
-        return nil
+        finishCall { state in
+            switch result {
+            case .success(.done(let count)) where count > 0 && count < Self.readSize:
+                // A short read most likely drained the socket; a new edge (counted in readEvents) says otherwise.
+                if state.readEvents == events, !state.inputEnded { state.readable = false }
+            case .success(.wouldBlock) where state.readEvents == events:
+                // The kernel had nothing, and no event came in since the call started: no end of file or error is
+                // pending either (those never read EAGAIN).
+                state.inputEnded = false
+                state.readable = false
+            default:
+                break
+            }
+        }
+        switch result {
+        case .success(.done(let count)): return count
+        case .success(.wouldBlock): return nil
+        case .failure(let error): throw error
+        }
     }
 
     /// Writes all of `bytes`, waiting for the socket to drain when the kernel buffer is full.
@@ -110,110 +158,160 @@ public final class AsyncSocket: Sendable {
         var offset = 0
         let total = bytes.count
         while offset < total {
-            if isClosed { throw .closed }
+            let events: UInt64? = try state.withLock { state throws(SocketError) in
+                if state.closed { throw .closed }
+                guard state.writable else { return nil }
+                state.inProgress += 1
+                return state.writeEvents
+            }
+            guard let events else {
+                try await waitWritable(deadline: stallTimeout.map { .now + $0 })
+                continue
+            }
             let result: Result<IOResult<Int>, SocketError> = bytes.withUnsafeBytes { storage in
                 Result { () throws(SocketError) in try socket.write(storage.baseAddress! + offset, count: total - offset) }
             }
+            let full: Bool
+            if case .success(.wouldBlock) = result { full = true } else { full = false }
+            finishCall { state in
+                if full, state.writeEvents == events { state.writable = false }
+            }
             switch try result.get() {
             case .done(let written): offset += written
-            case .wouldBlock: try await wait(.write, deadline: stallTimeout.map { .now + $0 })
+            case .wouldBlock: continue
             }
         }
+    }
+
+    /// Sends a FIN after the last response, keeping the descriptor open.
+    public func shutdownWrite() {
+        let open = state.withLock { state in
+            guard !state.closed else { return false }
+            state.inProgress += 1
+            return true
+        }
+        guard open else { return }
+        socket.shutdownWrite()
+        finishCall { _ in }
     }
 
     /// Closes the connection: pending waits fail with ``SocketError/closed``. Idempotent.
     public func close() {
-        var waiters: [UnsafeContinuation<SocketError?, Never>] = []
-        let closeNow: Bool = state.withLock { state in
-            if state.closed { return false }
-            state.closed = true
-            for direction in [Direction.read, .write] {
-                if let waiter = state[direction].waiter { waiters.append(waiter) }
-                state[direction].waiter = nil
-                if let source = state[direction].source {
-                    if !state[direction].active { source.resume() }
-                    source.cancel()
+        let (reader, writer, closeNow): (UnsafeContinuation<SocketError?, Never>?, UnsafeContinuation<SocketError?, Never>?, Bool) =
+            state.withLock { state in
+                if state.closed { return (nil, nil, false) }
+                state.closed = true
+                defer {
+                    state.reader = nil
+                    state.writer = nil
                 }
+                let closeNow = state.inProgress == 0
+                if closeNow { state.descriptorClosed = true }
+                return (state.reader, state.writer, closeNow)
             }
-            return state.liveSources == 0
-        }
-        if closeNow { socket.close() }
-        for waiter in waiters { waiter.resume(returning: .closed) }
+        if closeNow { closeDescriptor() }
+        reader?.resume(returning: .closed)
+        writer?.resume(returning: .closed)
     }
 
-    /// Suspends until the descriptor is ready for `direction`, the deadline passes, or the socket closes.
-    private func wait(_ direction: Direction, deadline: ContinuousClock.Instant?) async throws(SocketError) {
-        let error: SocketError? = await withUnsafeContinuation { continuation in
-            let failure: SocketError? = state.withLock { state in
-                if state.closed { return .closed }
-                state[direction].generation &+= 1
-                state[direction].waiter = continuation
-                if state[direction].source == nil {
-                    state[direction].source = makeSource(direction)
-                    state.liveSources += 1
+    /// Called by the loop when epoll reports readiness (on the loop's queue).
+    func handle(events mask: UInt32) {
+        let readyForInput = mask & (CEP_IN | CEP_RDHUP | CEP_HUP | CEP_ERR) != 0
+        let readyForOutput = mask & (CEP_OUT | CEP_HUP | CEP_ERR) != 0
+        let (reader, writer): (UnsafeContinuation<SocketError?, Never>?, UnsafeContinuation<SocketError?, Never>?) =
+            state.withLock { state in
+                guard !state.closed else { return (nil, nil) }
+                var reader: UnsafeContinuation<SocketError?, Never>?
+                var writer: UnsafeContinuation<SocketError?, Never>?
+                if readyForInput {
+                    state.readable = true
+                    // The peer's FIN, or an error: the next read returns 0 or fails, never "would block". (Plain
+                    // EPOLLHUP is not enough: an unconnected socket reports it before connect() completes.)
+                    if mask & (CEP_RDHUP | CEP_ERR) != 0 { state.inputEnded = true }
+                    state.readEvents &+= 1
+                    reader = state.reader
+                    state.reader = nil
+                    state.readDeadline = nil
                 }
-                if !state[direction].active {
-                    state[direction].active = true
-                    state[direction].source!.resume()
+                if readyForOutput {
+                    state.writable = true
+                    state.writeEvents &+= 1
+                    writer = state.writer
+                    state.writer = nil
+                    state.writeDeadline = nil
                 }
-                if let deadline {
-                    let generation = state[direction].generation
-                    let remaining = deadline - ContinuousClock.now
-                    let nanoseconds = max(0, remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000)
-                    queue.asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds))) {
-                        self.expire(direction, generation: generation)
-                    }
-                }
-                return nil
+                return (reader, writer)
             }
-            if let failure { continuation.resume(returning: failure) }
+        reader?.resume(returning: nil)
+        writer?.resume(returning: nil)
+    }
+
+    /// Called by the loop's ticker: fails waits whose deadline passed.
+    func expireWaits(now: ContinuousClock.Instant) {
+        let (reader, writer): (UnsafeContinuation<SocketError?, Never>?, UnsafeContinuation<SocketError?, Never>?) =
+            state.withLock { state in
+                var reader: UnsafeContinuation<SocketError?, Never>?
+                var writer: UnsafeContinuation<SocketError?, Never>?
+                if let deadline = state.readDeadline, deadline <= now {
+                    reader = state.reader
+                    state.reader = nil
+                    state.readDeadline = nil
+                }
+                if let deadline = state.writeDeadline, deadline <= now {
+                    writer = state.writer
+                    state.writer = nil
+                    state.writeDeadline = nil
+                }
+                return (reader, writer)
+            }
+        reader?.resume(returning: .timeout)
+        writer?.resume(returning: .timeout)
+    }
+
+    // MARK: - Private
+
+    private func waitReadable(deadline: ContinuousClock.Instant?) async throws(SocketError) {
+        let error: SocketError? = await withUnsafeContinuation { continuation in
+            let immediate: SocketError?? = state.withLock { state in
+                if state.closed { return .some(.closed) }
+                if state.readable { return .some(nil) }
+                state.reader = continuation
+                state.readDeadline = deadline
+                return .none
+            }
+            if let immediate { continuation.resume(returning: immediate) }
         }
         if let error { throw error }
     }
 
-    private func makeSource(_ direction: Direction) -> any DispatchSourceProtocol {
-        let fd = socket.descriptor
-        let source: any DispatchSourceProtocol =
-            direction == .read
-            ? DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-            : DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
-        source.setEventHandler { [unowned self] in self.ready(direction) }
-        // The cancellation handler keeps `self` alive until the source is gone; the last one closes the fd.
-        source.setCancelHandler { self.sourceCancelled() }
-        return source
-    }
-
-    private func ready(_ direction: Direction) {
-        let waiter: UnsafeContinuation<SocketError?, Never>? = state.withLock { state in
-            guard !state.closed, state[direction].active else { return nil }
-            state[direction].active = false
-            state[direction].source?.suspend()
-            defer { state[direction].waiter = nil }
-            return state[direction].waiter
-        }
-        waiter?.resume(returning: nil)
-    }
-
-    private func expire(_ direction: Direction, generation: UInt64) {
-        let waiter: UnsafeContinuation<SocketError?, Never>? = state.withLock { state in
-            guard !state.closed, state[direction].generation == generation, let waiter = state[direction].waiter else {
-                return nil
+    private func waitWritable(deadline: ContinuousClock.Instant?) async throws(SocketError) {
+        let error: SocketError? = await withUnsafeContinuation { continuation in
+            let immediate: SocketError?? = state.withLock { state in
+                if state.closed { return .some(.closed) }
+                if state.writable { return .some(nil) }
+                state.writer = continuation
+                state.writeDeadline = deadline
+                return .none
             }
-            state[direction].waiter = nil
-            if state[direction].active {
-                state[direction].active = false
-                state[direction].source?.suspend()
-            }
-            return waiter
+            if let immediate { continuation.resume(returning: immediate) }
         }
-        waiter?.resume(returning: .timeout)
+        if let error { throw error }
     }
 
-    private func sourceCancelled() {
+    /// Ends a system call started under the lock; closes the descriptor if close() came in meanwhile.
+    private func finishCall(_ update: (inout State) -> Void) {
         let closeNow = state.withLock { state in
-            state.liveSources -= 1
-            return state.liveSources == 0
+            state.inProgress -= 1
+            update(&state)
+            guard state.closed, state.inProgress == 0, !state.descriptorClosed else { return false }
+            state.descriptorClosed = true
+            return true
         }
-        if closeNow { socket.close() }
+        if closeNow { closeDescriptor() }
+    }
+
+    private func closeDescriptor() {
+        loop.deregister(token: token.load(ordering: .relaxed), descriptor: socket.descriptor)
+        socket.close()
     }
 }

@@ -9,7 +9,7 @@ public struct IdempotencyConfiguration: Sendable {
     public var methods: Set<HTTPRequest.Method>
 
     /// Per-path overrides. The route with the longest matching ``Route/pathPrefix`` wins; a request no route
-    /// matches uses the default route made of ``methods``, ``requireKey`` and ``ttl``.
+    /// matches uses the default route made of ``methods``, ``requireKey``, ``ttl`` and ``lease``.
     public var routes: [Route]
 
     /// Whether covered requests must carry a key. Default `false`: a covered request without a key is forwarded
@@ -148,15 +148,18 @@ public struct IdempotencyConfiguration: Sendable {
         public var requireKey: Bool?
         /// How long completed records of this route live; `nil` inherits ``IdempotencyConfiguration/ttl``.
         public var ttl: Duration?
+        /// How long an in-flight key of this route is held; `nil` inherits ``IdempotencyConfiguration/lease``.
+        public var lease: Duration?
 
         public init(
             pathPrefix: String, methods: Set<HTTPRequest.Method>? = nil, requireKey: Bool? = nil,
-            ttl: Duration? = nil
+            ttl: Duration? = nil, lease: Duration? = nil
         ) {
             self.pathPrefix = pathPrefix
             self.methods = methods
             self.requireKey = requireKey
             self.ttl = ttl
+            self.lease = lease
         }
 
         /// Whether `path` (origin form, possibly with a query) lies under ``pathPrefix``.
@@ -176,6 +179,7 @@ public struct IdempotencyConfiguration: Sendable {
         public var methods: Set<HTTPRequest.Method>
         public var requireKey: Bool
         public var ttl: Duration
+        public var lease: Duration
     }
 
     /// The settings for `path`: the matching route with the longest prefix, else the defaults.
@@ -188,7 +192,8 @@ public struct IdempotencyConfiguration: Sendable {
             pathPrefix: best?.pathPrefix,
             methods: best?.methods ?? methods,
             requireKey: best?.requireKey ?? requireKey,
-            ttl: best?.ttl ?? ttl
+            ttl: best?.ttl ?? ttl,
+            lease: best?.lease ?? lease
         )
     }
 }

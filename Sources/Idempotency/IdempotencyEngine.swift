@@ -19,8 +19,8 @@ import Synchronization
 /// ## Policies
 ///
 /// - **Covered requests.** By default `POST` and `PATCH` (draft §1); per-path ``IdempotencyConfiguration/Route``s
-///   override methods, whether a key is required, and the TTL (longest prefix wins). Other requests are forwarded
-///   untouched, even with a key (outcome `passthrough`).
+///   override methods, whether a key is required, the TTL and the lease (longest prefix wins). Other requests are
+///   forwarded untouched, even with a key (outcome `passthrough`).
 /// - **Key.** See ``IdempotencyKey``: the draft's sf-string or a bare visible-ASCII token, 1–255 characters;
 ///   invalid or repeated → `400` (`invalid_key`). Missing → `400` when the route requires a key (`missing_key`,
 ///   draft §2.7), else forwarded without idempotency (`passthrough`). The header is forwarded to the backend
@@ -82,7 +82,6 @@ public final class IdempotencyEngine: HTTPHandler {
     private let recorder: ResponseRecorder
     private let scopeHasher: ScopeHasher
     private let metrics: IdempotencyMetrics
-    private let leaseMilliseconds: Int64
     private let inFlight = Atomic<Int>(0)
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
 
@@ -119,7 +118,6 @@ public final class IdempotencyEngine: HTTPHandler {
             maxBodyBytes: configuration.maxStoredResponseBytes)
         scopeHasher = ScopeHasher(headers: configuration.scopeHeaders)
         metrics = IdempotencyMetrics(factory: metricsFactory ?? MetricsSystem.factory)
-        leaseMilliseconds = max(1, configuration.lease.milliseconds)
     }
 
     // MARK: - Lifecycle
@@ -283,6 +281,7 @@ public final class IdempotencyEngine: HTTPHandler {
 
         let maybeSeen = bloomFilter.contains(recordKey)
         let ttlMilliseconds = max(1, route.ttl.milliseconds)
+        let leaseMilliseconds = max(1, route.lease.milliseconds)
         let claim = Claim(
             key: recordKey, fingerprint: fingerprint, owner: OwnerToken.random(), now: now,
             leaseExpiresAt: now + leaseMilliseconds, expiresAt: now + max(ttlMilliseconds, leaseMilliseconds),
@@ -330,7 +329,7 @@ public final class IdempotencyEngine: HTTPHandler {
             }
             return await forward(
                 request, recordKey: recordKey, owner: claim.owner, fingerprint: fingerprint,
-                ttlMilliseconds: ttlMilliseconds)
+                ttlMilliseconds: ttlMilliseconds, lease: route.lease)
         }
     }
 
@@ -338,13 +337,15 @@ public final class IdempotencyEngine: HTTPHandler {
     /// aborts the exchange) and waits for the result at most the upstream timeout.
     private func forward(
         _ request: GatewayRequest, recordKey: RecordKey, owner: OwnerToken, fingerprint: [UInt8],
-        ttlMilliseconds: Int64
+        ttlMilliseconds: Int64, lease: Duration
     ) async -> (GatewayResponse, IdempotencyOutcome) {
         var upstreamRequest = request
-        upstreamRequest.upstreamDeadline = ContinuousClock.now + configuration.lease
+        upstreamRequest.upstreamDeadline = ContinuousClock.now + lease
         let waiter = UpstreamWaiter<(GatewayResponse, IdempotencyOutcome)>()
         changeInFlight(by: 1)
-        Task { [self] in
+        // On the connection's event loop when there is one: the upstream socket's events then resume this task
+        // on the thread that saw them.
+        Task(executorPreference: request.executor) { [self] in
             let result = await exchange(
                 upstreamRequest, recordKey: recordKey, owner: owner, fingerprint: fingerprint,
                 ttlMilliseconds: ttlMilliseconds)

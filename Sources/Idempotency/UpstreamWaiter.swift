@@ -21,11 +21,8 @@ final class UpstreamWaiter<Value: Sendable>: Sendable {
 
     /// The value, or `nil` when `timeout` passed first or the waiting task was cancelled.
     func wait(timeout: Duration) async -> Value? {
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            self.resume(with: nil)
-        }
-        defer { timer.cancel() }
+        let timer = TimeoutScheduler.shared.schedule(at: .now + timeout) { self.resume(with: nil) }
+        defer { TimeoutScheduler.shared.cancel(timer) }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Value?, Never>) in
                 let ready: Value?? = state.withLock { state in

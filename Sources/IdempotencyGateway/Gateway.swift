@@ -13,7 +13,11 @@ import Synchronization
 ///
 /// The CLI uses ``run(configuration:)``. Test suites embed it with their own backend:
 /// ```swift
-/// let gateway = try await Gateway.start(configuration: .testing()) { request in
+/// var configuration = GatewayConfiguration()
+/// configuration.listen = HostPort(host: "127.0.0.1", port: 0)  // any free port
+/// configuration.admin.listen = nil
+/// configuration.store.path = ":memory:"
+/// let gateway = try await Gateway.start(configuration: configuration) { request in
 ///     GatewayResponse(status: .created, body: Array("ok".utf8))
 /// }
 /// // send requests to 127.0.0.1:\(gateway.port)

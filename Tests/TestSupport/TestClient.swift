@@ -18,7 +18,7 @@ public final class TestClient: Sendable {
 
     public static func connect(port: UInt16, host: String = "127.0.0.1") async throws -> TestClient {
         let address = try SocketAddress(ip: host, port: port)
-        let socket = try await AsyncSocket.connect(to: address, deadline: .now + .seconds(5), queue: .global())
+        let socket = try await AsyncSocket.connect(to: address, deadline: .now + .seconds(5), loop: IOLoopGroup.shared.next())
         return TestClient(socket: socket)
     }
 

@@ -47,7 +47,8 @@ extension GatewayConfiguration {
                     pathPrefix: rule.pathPrefix,
                     methods: rule.methods.map { Set($0.compactMap { HTTPRequest.Method($0.uppercased()) }) },
                     requireKey: rule.requireKey,
-                    ttl: rule.keyTTL)
+                    ttl: rule.keyTTL,
+                    lease: rule.lease)
             },
             requireKey: settings.requireKey,
             maxKeyLength: settings.maxKeyLength,

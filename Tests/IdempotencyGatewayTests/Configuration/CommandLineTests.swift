@@ -32,8 +32,19 @@ enum GatewayExecutable {
         var standardError: String
     }
 
-    /// Runs the executable with `arguments` in `directory` and `environment` (no inherited GATEWAY_*).
-    static func run(_ arguments: [String], directory: URL = packageRoot, environment: [String: String] = [:]) throws
+    /// Runs the executable with `arguments` in `directory` and `environment` (no inherited GATEWAY_*), waiting on a
+    /// Dispatch thread so that no cooperative thread blocks while the child runs.
+    static func run(_ arguments: [String], directory: URL = packageRoot, environment: [String: String] = [:])
+        async throws -> Result
+    {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Swift.Result { try runBlocking(arguments, directory: directory, environment: environment) })
+            }
+        }
+    }
+
+    private static func runBlocking(_ arguments: [String], directory: URL, environment: [String: String]) throws
         -> Result
     {
         let executable = try #require(url, "idempotency-gateway executable not found next to the tests")
@@ -60,16 +71,16 @@ enum GatewayExecutable {
 
 @Suite("idempotency-gateway command line")
 struct CommandLineTests {
-    @Test func checkConfigOnTheShippedDefaultFile() throws {
-        let result = try GatewayExecutable.run(["check-config"])
+    @Test func checkConfigOnTheShippedDefaultFile() async throws {
+        let result = try await GatewayExecutable.run(["check-config"])
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.standardOutput.contains("config file: config/gateway.yaml"))
         #expect(result.standardOutput.contains("listen: \"127.0.0.1:8080\""))
         #expect(result.standardOutput.contains("key-ttl: 24h"))
     }
 
-    @Test func checkConfigOnTheProductionExampleRedactsTheToken() throws {
-        let result = try GatewayExecutable.run(
+    @Test func checkConfigOnTheProductionExampleRedactsTheToken() async throws {
+        let result = try await GatewayExecutable.run(
             ["check-config", "--config", "config/production.example.yaml"],
             environment: ["GATEWAY_ADMIN_TOKEN": "very-secret-token"])
         #expect(result.status == 0, "\(result.standardError)")
@@ -79,10 +90,10 @@ struct CommandLineTests {
         #expect(!result.standardError.contains("very-secret-token"))
     }
 
-    @Test func checkConfigFailsNamingKeyAndValue() throws {
+    @Test func checkConfigFailsNamingKeyAndValue() async throws {
         let file = try TemporaryYAML("idempotency:\n  lease: 10x\n  leese: 1s\n")
         defer { file.remove() }
-        let result = try GatewayExecutable.run(["check-config", "--config", file.path])
+        let result = try await GatewayExecutable.run(["check-config", "--config", file.path])
         #expect(result.status == 1)
         #expect(result.standardError.contains(
             "invalid value \"10x\" for idempotency.lease: expected a duration like 500ms, 10s, 3m, 24h"))
@@ -90,35 +101,35 @@ struct CommandLineTests {
         #expect(result.standardOutput.isEmpty)
     }
 
-    @Test func checkConfigStrictTurnsWarningsIntoFailure() throws {
+    @Test func checkConfigStrictTurnsWarningsIntoFailure() async throws {
         let file = try TemporaryYAML("listn: 127.0.0.1:1\n")
         defer { file.remove() }
-        #expect(try GatewayExecutable.run(["check-config", "--config", file.path]).status == 0)
-        #expect(try GatewayExecutable.run(["check-config", "--strict", "--config", file.path]).status == 1)
+        #expect(try await GatewayExecutable.run(["check-config", "--config", file.path]).status == 0)
+        #expect(try await GatewayExecutable.run(["check-config", "--strict", "--config", file.path]).status == 1)
     }
 
-    @Test func environmentReachesTheExecutable() throws {
-        let result = try GatewayExecutable.run(
+    @Test func environmentReachesTheExecutable() async throws {
+        let result = try await GatewayExecutable.run(
             ["check-config"], environment: ["GATEWAY_IDEMPOTENCY_LEASE": "45s", "GATEWAY_UPSTREAM_URL": "https://x"])
         #expect(result.status == 1)
         #expect(result.standardError.contains("GATEWAY_UPSTREAM_URL"))
         #expect(result.standardError.contains("TLS is not supported"))
     }
 
-    @Test func serveRejectsBadFlagsBeforeStarting() throws {
-        let result = try GatewayExecutable.run(["serve", "--lease", "2x", "--listen", "nope"])
+    @Test func serveRejectsBadFlagsBeforeStarting() async throws {
+        let result = try await GatewayExecutable.run(["serve", "--lease", "2x", "--listen", "nope"])
         #expect(result.status == 1)
         #expect(result.standardError.contains("invalid value \"2x\" for idempotency.lease"))
         #expect(result.standardError.contains("(from flag --lease)"))
         #expect(result.standardError.contains("invalid value \"nope\" for listen"))
         // `serve` is the default subcommand.
-        let implicit = try GatewayExecutable.run(["--lease", "2x"])
+        let implicit = try await GatewayExecutable.run(["--lease", "2x"])
         #expect(implicit.status == 1)
         #expect(implicit.standardError.contains("idempotency.lease"))
     }
 
-    @Test func helpListsEveryOptionWithItsDefault() throws {
-        let serve = try GatewayExecutable.run(["serve", "--help"])
+    @Test func helpListsEveryOptionWithItsDefault() async throws {
+        let serve = try await GatewayExecutable.run(["serve", "--help"])
         #expect(serve.status == 0)
         for option in [
             "--config", "--listen", "--admin-listen", "--upstream", "--store", "--key-ttl", "--lease",
@@ -129,12 +140,12 @@ struct CommandLineTests {
         for defaultValue in ["127.0.0.1:8080", "127.0.0.1:9090", "data/idempotency.sqlite", "24h", "60s", "30s", "echo"] {
             #expect(serve.standardOutput.contains(defaultValue), "default \(defaultValue) missing from serve --help")
         }
-        let root = try GatewayExecutable.run(["--help"])
+        let root = try await GatewayExecutable.run(["--help"])
         #expect(root.status == 0)
         for command in ["serve", "keys", "check-config"] { #expect(root.standardOutput.contains(command)) }
-        let keys = try GatewayExecutable.run(["keys", "delete", "--help"])
+        let keys = try await GatewayExecutable.run(["keys", "delete", "--help"])
         for option in ["--scope", "--store"] { #expect(keys.standardOutput.contains(option)) }
-        let check = try GatewayExecutable.run(["check-config", "--help"])
+        let check = try await GatewayExecutable.run(["check-config", "--help"])
         #expect(check.standardOutput.contains("--config"))
     }
 }

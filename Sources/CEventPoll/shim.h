@@ -1,0 +1,46 @@
+#ifndef CEVENTPOLL_SHIM_H
+#define CEVENTPOLL_SHIM_H
+// epoll(7) for Swift: the Glibc module does not export it, and `struct epoll_event` is packed on x86-64, so
+// events cross the boundary as plain (token, mask) arrays.
+#include <errno.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+
+static const uint32_t CEP_IN = EPOLLIN;
+static const uint32_t CEP_OUT = EPOLLOUT;
+static const uint32_t CEP_ERR = EPOLLERR;
+static const uint32_t CEP_HUP = EPOLLHUP;
+static const uint32_t CEP_RDHUP = EPOLLRDHUP;
+static const uint32_t CEP_ET = EPOLLET;
+
+static inline int cep_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+/// Adds `fd` with `events`, tagged with `token`.
+static inline int cep_add(int epfd, int fd, uint32_t events, uint64_t token) {
+    struct epoll_event ev;
+    ev.events = events;
+    ev.data.u64 = token;
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static inline int cep_remove(int epfd, int fd) {
+    struct epoll_event ev = {0};
+    return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &ev);
+}
+
+/// Waits up to `timeout` ms (0: never blocks) for at most `max` (<= 256) events; copies tokens and masks out.
+static inline int cep_wait(int epfd, uint64_t *tokens, uint32_t *masks, int max, int timeout) {
+    struct epoll_event events[256];
+    if (max > 256) max = 256;
+    int n;
+    do {
+        n = epoll_wait(epfd, events, max, timeout);
+    } while (n < 0 && errno == EINTR);
+    for (int i = 0; i < n; i++) {
+        tokens[i] = events[i].data.u64;
+        masks[i] = events[i].events;
+    }
+    return n;
+}
+
+#endif

@@ -1,0 +1,142 @@
+// The admin listener over real sockets: health, readiness, key look-up and deletion, the bearer token.
+import IdempotencyGateway
+import TestSupport
+import Testing
+
+/// A request to the admin listener.
+func admin(
+    _ path: String, method: String = "GET", gateway: Gateway, headers: [(String, String)] = []
+) async throws -> TestClient.Response {
+    let port = try #require(gateway.adminPort, "the admin listener is off")
+    return try await send(method, path, port: port, headers: headers)
+}
+
+@Suite("Admin: health, readiness, keys, token")
+struct AdminEndpointTests {
+    @Test("/healthz and /readyz answer 200; unknown routes 404")
+    func healthAndReadiness() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        try await withGateway(.forTesting(in: directory), backend: RecordingBackend()) { gateway in
+            let health = try await admin("/healthz", gateway: gateway)
+            #expect(health.status == 200)
+            #expect(health.json["status"] as? String == "ok")
+            let ready = try await admin("/readyz", gateway: gateway)
+            #expect(ready.status == 200)
+            #expect(ready.json["status"] as? String == "ready")
+            let unknown = try await admin("/nope", gateway: gateway)
+            #expect(unknown.status == 404)
+            #expect(unknown.header("Content-Type") == "application/problem+json")
+            // The admin routes are not served on the client listener: there they reach the backend.
+            #expect(try await send("GET", "/healthz", port: gateway.port).status == 201)
+        }
+    }
+
+    @Test("/readyz answers 503 while the configured upstream is unreachable")
+    func readinessWithUnreachableUpstream() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let closedPort = try await withGateway(
+            EchoAndProxyTests.upstreamConfiguration(in: directory), backend: RecordingBackend()
+        ) { $0.port }
+        var configuration = GatewayConfiguration.forTesting(in: directory)
+        configuration.upstream.url = UpstreamEndpoint(parsing: "http://127.0.0.1:\(closedPort)")
+        configuration.upstream.connectTimeout = .seconds(2)
+        try await withGateway(configuration) { gateway in
+            let ready = try await admin("/readyz", gateway: gateway)
+            #expect(ready.status == 503)
+            #expect(ready.json["upstream"] as? String == "unreachable")
+            #expect(try await admin("/healthz", gateway: gateway).status == 200)
+        }
+    }
+
+    @Test("GET /keys/{key}?scope= shows a record, with its body only on body=true; DELETE frees the key")
+    func keyLookupAndDeletion() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let backend = RecordingBackend()
+        try await withGateway(.forTesting(in: directory), backend: backend) { gateway in
+            let credential = [("Authorization", "Bearer alice")]
+            let key = "order:7/a"  // ':' and '/' must be percent-encoded in the admin path
+            let encoded = "order%3A7%2Fa"
+            #expect(try await post(port: gateway.port, key: key, headers: credential).status == 201)
+            var fields = HTTPFields()
+            fields[.authorization] = "Bearer alice"
+            let scope = gateway.engine.scope(of: fields)
+            #expect(scope.count == 64)
+
+            let record = try await admin("/keys/\(encoded)?scope=\(scope)", gateway: gateway)
+            #expect(record.status == 200)
+            #expect(record.header("Content-Type") == "application/json")
+            let json = record.json
+            #expect(json["key"] as? String == key)
+            #expect(json["scope"] as? String == scope)
+            #expect(json["state"] as? String == "completed")
+            #expect(json["status"] as? Int == 201)
+            #expect(json["method"] as? String == "POST")
+            #expect(json["path"] as? String == "/orders")
+            #expect((json["fingerprint"] as? String)?.count == 64)
+            #expect(json["bodyBytes"] as? Int == #"{"order":1,"bytes":13}"#.utf8.count)
+            #expect(json["body"] == nil)
+            let headers = (json["headers"] as? [[String]]) ?? []
+            #expect(headers.contains(["Location", "/orders/1"]))
+            #expect(!headers.contains { $0.first == "Set-Cookie" })
+
+            let withBody = try await admin("/keys/\(encoded)?scope=\(scope)&body=true", gateway: gateway)
+            #expect(withBody.json["body"] as? String == #"{"order":1,"bytes":13}"#)
+
+            // Without the scope the key is another (absent) record.
+            #expect(try await admin("/keys/\(encoded)", gateway: gateway).status == 404)
+
+            let deleted = try await admin("/keys/\(encoded)?scope=\(scope)", method: "DELETE", gateway: gateway)
+            #expect(deleted.status == 204)
+            #expect(try await admin("/keys/\(encoded)?scope=\(scope)", gateway: gateway).status == 404)
+            #expect(try await admin("/keys/\(encoded)?scope=\(scope)", method: "DELETE", gateway: gateway).status == 404)
+
+            let again = try await post(port: gateway.port, key: key, headers: credential)
+            #expect(again.status == 201)
+            #expect(again.header("Idempotent-Replayed") == nil)
+            #expect(backend.calls == 2)
+        }
+    }
+
+    @Test("an in-flight key shows state in_flight and its lease")
+    func inFlightKey() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let backend = RecordingBackend()
+        backend.hold()
+        try await withGateway(.forTesting(in: directory), backend: backend) { gateway in
+            let original = Task { try await post(port: gateway.port, key: "pending") }
+            #expect(await eventually(timeout: .seconds(20)) { backend.calls == 1 })
+            let record = try await admin("/keys/pending", gateway: gateway)
+            #expect(record.json["state"] as? String == "in_flight")
+            #expect(record.json["leaseExpires"] is String)
+            #expect(record.json["status"] == nil)
+            backend.release()
+            #expect(try await original.value.status == 201)
+            #expect(try await admin("/keys/pending", gateway: gateway).json["state"] as? String == "completed")
+        }
+    }
+
+    @Test("with admin.token every admin route requires the bearer token")
+    func bearerToken() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        var configuration = GatewayConfiguration.forTesting(in: directory)
+        configuration.admin.token = "s3cret-token"
+        try await withGateway(configuration, backend: RecordingBackend()) { gateway in
+            for path in ["/healthz", "/readyz", "/metrics", "/keys/x"] {
+                let refused = try await admin(path, gateway: gateway)
+                #expect(refused.status == 401, "\(path)")
+                #expect(refused.header("WWW-Authenticate") == "Bearer")
+            }
+            let wrong = try await admin("/healthz", gateway: gateway, headers: [("Authorization", "Bearer s3cret-tokex")])
+            #expect(wrong.status == 401)
+            let right = try await admin("/healthz", gateway: gateway, headers: [("Authorization", "Bearer s3cret-token")])
+            #expect(right.status == 200)
+            let metrics = try await admin("/metrics", gateway: gateway, headers: [("Authorization", "Bearer s3cret-token")])
+            #expect(metrics.status == 200)
+        }
+    }
+}

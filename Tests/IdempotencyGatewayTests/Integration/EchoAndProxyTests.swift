@@ -1,0 +1,97 @@
+// The built-in backends: the echo backend (no upstream) and the reverse proxy (upstream.url).
+import IdempotencyGateway
+import TestSupport
+import Testing
+
+@Suite("Gateway: echo backend and reverse proxy")
+struct EchoAndProxyTests {
+    /// An upstream: a gateway whose idempotency is off (no covered methods), in front of `backend`.
+    static func upstreamConfiguration(in directory: ScratchDirectory, port: UInt16 = 0) -> GatewayConfiguration {
+        var configuration = GatewayConfiguration.forTesting(in: directory, admin: false)
+        configuration.listen.port = port
+        configuration.store.path = directory.path("upstream.sqlite")
+        configuration.idempotency.methods = []
+        return configuration
+    }
+
+    @Test("without backend or upstream the echo backend describes the request, and the retry replays it")
+    func echoBackend() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        try await withGateway(.forTesting(in: directory)) { gateway in
+            let first = try await post(port: gateway.port, key: "echo-1", body: #"{"a":1}"#, path: "/orders?x=1")
+            #expect(first.status == 200)
+            #expect(first.header("Content-Type") == "application/json")
+            let echo = first.json
+            #expect(echo["method"] as? String == "POST")
+            #expect(echo["path"] as? String == "/orders?x=1")
+            #expect(echo["body"] as? String == #"{"a":1}"#)
+            let headers = (echo["headers"] as? [[String]]) ?? []
+            #expect(headers.contains(["Idempotency-Key", "echo-1"]))
+            #expect(headers.contains { $0.first == "X-Request-Id" })
+
+            let retry = try await post(port: gateway.port, key: "echo-1", body: #"{"a":1}"#, path: "/orders?x=1")
+            #expect(retry.header("Idempotent-Replayed") == "true")
+            #expect(retry.body == first.body)
+
+            let status = try await post(port: gateway.port, key: "echo-2", headers: [("Echo-Status", "202")])
+            #expect(status.status == 202)
+        }
+    }
+
+    @Test("with upstream.url requests are proxied to the upstream; the retry replays without reaching it")
+    func reverseProxy() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let origin = RecordingBackend()
+        try await withGateway(Self.upstreamConfiguration(in: directory), backend: origin) { upstream in
+            var configuration = GatewayConfiguration.forTesting(in: directory)
+            configuration.upstream.url = UpstreamEndpoint(parsing: "http://127.0.0.1:\(upstream.port)/api")
+            try await withGateway(configuration) { gateway in
+                let first = try await post(port: gateway.port, key: "proxied", path: "/orders?x=1")
+                #expect(first.status == 201)
+                #expect(first.header("Location") == "/orders/1")
+                #expect(first.header("Set-Cookie") == "session=secret-1; HttpOnly")
+                let seen = try #require(origin.requests.first)
+                #expect(seen.head.path == "/api/orders?x=1")
+                #expect(seen.head.headerFields[HTTPField.Name("Idempotency-Key")!] == "proxied")
+                #expect(seen.head.headerFields[HTTPField.Name("X-Forwarded-For")!] == "127.0.0.1")
+                #expect(seen.body == Array(#"{"amount":42}"#.utf8))
+
+                let retry = try await post(port: gateway.port, key: "proxied", path: "/orders?x=1")
+                #expect(retry.status == 201)
+                #expect(retry.header("Idempotent-Replayed") == "true")
+                #expect(retry.body == first.body)
+                #expect(origin.calls == 1)
+            }
+        }
+    }
+
+    @Test("an unreachable upstream gives a 502 problem and releases the key; once it is up the retry is forwarded")
+    func unreachableUpstreamReleasesTheKey() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let origin = RecordingBackend()
+        // Find a port that is closed now: start an upstream on port 0 and stop it.
+        let closedPort = try await withGateway(Self.upstreamConfiguration(in: directory), backend: origin) { $0.port }
+        var configuration = GatewayConfiguration.forTesting(in: directory)
+        configuration.upstream.url = UpstreamEndpoint(parsing: "http://127.0.0.1:\(closedPort)")
+        configuration.upstream.connectTimeout = .seconds(2)
+        try await withGateway(configuration) { gateway in
+            let failed = try await post(port: gateway.port, key: "retry-me")
+            #expect(failed.status == 502)
+            #expect(failed.header("Content-Type") == "application/problem+json")
+            #expect((failed.json["type"] as? String)?.hasSuffix("#problem-upstream-unreachable") == true)
+
+            let again = try await post(port: gateway.port, key: "retry-me")
+            #expect(again.status == 502)  // released: not 409
+
+            try await withGateway(Self.upstreamConfiguration(in: directory, port: closedPort), backend: origin) { _ in
+                let forwarded = try await post(port: gateway.port, key: "retry-me")
+                #expect(forwarded.status == 201)
+                #expect(forwarded.header("Idempotent-Replayed") == nil)
+                #expect(origin.calls == 1)
+            }
+        }
+    }
+}
