@@ -65,7 +65,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var maxBodyBytes = 8 << 20
         /// `server.header-timeout`: time to receive a complete request head. Default `10s`.
         public var headerTimeout: Duration = .seconds(10)
-        /// `server.body-timeout`: time to receive a complete request body. Default `30s`.
+        /// `server.body-timeout`: longest pause between two reads of a request body. Default `30s`.
         public var bodyTimeout: Duration = .seconds(30)
         /// `server.idle-timeout`: keep-alive idle time before the connection is closed. Default `60s`.
         public var idleTimeout: Duration = .seconds(60)
@@ -144,7 +144,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// `idempotency.documentation-url`: base URL of the problem `type` URIs.
         /// Default `https://github.com/idempotency-gateway/idempotency-gateway/blob/main/README.md#`.
         public var documentationURL = "https://github.com/idempotency-gateway/idempotency-gateway/blob/main/README.md#"
-        /// `idempotency.routes`: per-path overrides, first match wins (YAML file only). Default: none.
+        /// `idempotency.routes`: per-path overrides, the longest matching path prefix wins (YAML file only). Default: none.
         public var routes: [RouteRule] = []
         /// The defaults.
         public init() {}
