@@ -115,7 +115,7 @@ for m in get post; do
 done
 printf '%-44s %s\n' "new-key POST / nginx-proxy POST, c64" "$(ratio "${RPS[post-newkey c64 gateway]}" "${RPS[post c64 nginx-proxy]}")   (target >= 0.7x)"
 printf '%-44s %s\n' "replay POST / nginx-proxy POST, c64" "$(ratio "${RPS[post-replay c64 gateway]}" "${RPS[post c64 nginx-proxy]}")   (target >= 1.5x)"
-if [ -n "${STORE_BENCH:-1}" ] && "$GATEWAY" --help 2>/dev/null | grep -q bench-store; then
+if [ -n "${STORE_BENCH:-1}" ]; then
   echo
   echo "== store micro-benchmark"
   "$GATEWAY" bench-store --path "$WORK/store-bench.sqlite"

@@ -349,8 +349,9 @@ public final class IdempotencyEngine: HTTPHandler {
             let result = await exchange(
                 upstreamRequest, recordKey: recordKey, owner: owner, fingerprint: fingerprint,
                 ttlMilliseconds: ttlMilliseconds)
-            waiter.fulfil(result)
+            // Not in flight any more by the time anyone sees the result.
             changeInFlight(by: -1)
+            waiter.fulfil(result)
         }
         if let result = await waiter.wait(timeout: configuration.upstreamTimeout) { return result }
         if Task.isCancelled {

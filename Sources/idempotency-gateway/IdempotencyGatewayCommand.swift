@@ -13,7 +13,7 @@ struct IdempotencyGatewayCommand: AsyncParsableCommand {
             file is --config FILE, else $GATEWAY_CONFIG, else config/gateway.yaml when it exists. Every key is \
             documented in config/gateway.yaml; `check-config` prints the effective configuration.
             """,
-        subcommands: [ServeCommand.self, KeysCommand.self, CheckConfigCommand.self],
+        subcommands: [ServeCommand.self, KeysCommand.self, CheckConfigCommand.self, BenchStoreCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 }
