@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The durable home of idempotency records.
 ///
 /// Every operation is atomic. Implementations: ``SQLiteKeyStore`` (production) and ``InMemoryKeyStore`` (tests,
@@ -68,12 +70,24 @@ public struct OwnerToken: Sendable, Hashable, CustomStringConvertible {
 
     public init(rawValue: String) { self.rawValue = rawValue }
 
-    /// A fresh random token.
+    /// A fresh token, unique within the process (an atomic counter) and across processes (a random 128-bit
+    /// seed drawn once), mixed with SplitMix64 — no `getrandom(2)` call per request.
     public static func random() -> OwnerToken {
+        let n = counter.wrappingAdd(1, ordering: .relaxed).oldValue
+        return OwnerToken(rawValue: hex(mix(seed.0 &+ n)) + hex(mix(seed.1 &+ n)))
+    }
+
+    private static let seed: (UInt64, UInt64) = {
         var generator = SystemRandomNumberGenerator()
-        let a = generator.next() as UInt64
-        let b = generator.next() as UInt64
-        return OwnerToken(rawValue: hex(a) + hex(b))
+        return (generator.next(), generator.next())
+    }()
+    private static let counter = Atomic<UInt64>(0)
+
+    private static func mix(_ input: UInt64) -> UInt64 {
+        var value = input &* 0x9E37_79B9_7F4A_7C15
+        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+        return value ^ (value >> 31)
     }
 
     public var description: String { rawValue }

@@ -49,17 +49,7 @@ struct RequestLogger: HTTPHandler {
         {
             return given
         }
-        return OwnerTokenGenerator.requestID()
-    }
-}
-
-/// Random request ids: 16 hex digits.
-enum OwnerTokenGenerator {
-    static func requestID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let value = generator.next() as UInt64
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        return RequestIDGenerator.next()
     }
 }
 
