@@ -1,6 +1,7 @@
 /// Standard reason phrases (RFC 9110 §15), used when a response carries none.
-enum ReasonPhrase {
-    static func standard(for code: Int) -> String {
+public enum ReasonPhrase {
+    /// The phrase for `code`, or "" for an unregistered code.
+    public static func standard(for code: Int) -> String {
         switch code {
         case 100: "Continue"
         case 101: "Switching Protocols"

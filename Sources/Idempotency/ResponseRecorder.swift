@@ -82,47 +82,8 @@ struct ResponseRecorder: Sendable {
         // Set, not appended: a backend's own `Idempotent-Replayed` field must not contradict the marker.
         fields[IdempotencyHeaders.idempotentReplayed] = "true"
         let code = (100...999).contains(stored.status) ? stored.status : 500
-        let status = HTTPResponse.Status(code: code, reasonPhrase: Self.reasonPhrase(code))
+        let status = HTTPResponse.Status(code: code, reasonPhrase: ReasonPhrase.standard(for: code))
         return GatewayResponse(status: status, headerFields: fields, body: omitted ? [] : stored.body)
-    }
-
-    /// The RFC 9110 §15 reason phrase for common codes (the stored record keeps only the code).
-    static func reasonPhrase(_ code: Int) -> String {
-        switch code {
-        case 200: "OK"
-        case 201: "Created"
-        case 202: "Accepted"
-        case 203: "Non-Authoritative Information"
-        case 204: "No Content"
-        case 206: "Partial Content"
-        case 301: "Moved Permanently"
-        case 302: "Found"
-        case 303: "See Other"
-        case 304: "Not Modified"
-        case 307: "Temporary Redirect"
-        case 308: "Permanent Redirect"
-        case 400: "Bad Request"
-        case 401: "Unauthorized"
-        case 402: "Payment Required"
-        case 403: "Forbidden"
-        case 404: "Not Found"
-        case 405: "Method Not Allowed"
-        case 406: "Not Acceptable"
-        case 409: "Conflict"
-        case 410: "Gone"
-        case 412: "Precondition Failed"
-        case 413: "Content Too Large"
-        case 415: "Unsupported Media Type"
-        case 422: "Unprocessable Content"
-        case 428: "Precondition Required"
-        case 429: "Too Many Requests"
-        case 500: "Internal Server Error"
-        case 501: "Not Implemented"
-        case 502: "Bad Gateway"
-        case 503: "Service Unavailable"
-        case 504: "Gateway Timeout"
-        default: ""
-        }
     }
 }
 

@@ -1,4 +1,5 @@
 // JSON log lines: `{"ts":"…","level":"info","label":"gateway","message":"listening","address":"…"}`.
+import GatewayHTTP
 public import Logging
 
 /// A `LogHandler` writing one JSON object per line (`log.format: json`).
@@ -50,22 +51,6 @@ public struct JSONLogHandler: LogHandler {
 
     /// `text` as a JSON string literal (RFC 8259 §7).
     static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u" + String(scalar.value, radix: 16).leftPadded(to: 4)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        "\"" + ProblemDetails.jsonEscaped(text) + "\""
     }
 }
