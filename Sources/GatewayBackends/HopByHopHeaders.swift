@@ -6,23 +6,21 @@ public enum HopByHopHeaders {
     /// `Transfer-Encoding`, `Upgrade`, `Proxy-Connection`) and every `Proxy-*` field. On the hot path, so one pass
     /// over the fields decides whether anything has to go at all.
     public static func remove(from fields: inout HTTPFields) {
-        var found = false
-        var named: Set<String> = []
+        var doomed: [HTTPField.Name] = []
         for field in fields {
             let name = field.name.canonicalName
             guard isHopByHop(name) else { continue }
-            found = true
+            if !doomed.contains(field.name) { doomed.append(field.name) }
             if name == "connection" {
                 for token in field.value.split(separator: ",") {
-                    named.insert(token.trimmingSpaces().lowercased())
+                    if let named = HTTPField.Name(String(token.trimmingSpaces())), !doomed.contains(named) {
+                        doomed.append(named)
+                    }
                 }
             }
         }
-        guard found else { return }
-        fields = HTTPFields(fields.filter { field in
-            let name = field.name.canonicalName
-            return !isHopByHop(name) && !named.contains(name)
-        })
+        // Usually just `Connection: keep-alive`: removing by name edits in place instead of rebuilding the fields.
+        for name in doomed { fields[name] = nil }
     }
 
     /// True for the fixed hop-by-hop names and `Proxy-*` (canonical, lower-case names).
