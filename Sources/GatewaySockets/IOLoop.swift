@@ -25,8 +25,14 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
     public let index: Int
     /// Deadlines are checked this often; a timeout fires within this much of its deadline.
     public static let tickInterval: Duration = .milliseconds(25)
-    /// How long the loop keeps polling after its last event before it waits for the Dispatch source again.
-    public static let busyPollBudget: Duration = .microseconds(100)
+    /// How long the loop keeps polling after its last event before it waits for the Dispatch source again
+    /// (`IDEMPOTENCY_GATEWAY_BUSY_POLL_US` overrides it; 0 turns busy polling off).
+    public static let busyPollBudget: Duration = {
+        if let text = getenv("IDEMPOTENCY_GATEWAY_BUSY_POLL_US"), let value = Int(String(cString: text)), value >= 0 {
+            return .microseconds(value)
+        }
+        return .microseconds(100)
+    }()
 
     private let epoll: Int32
     private let sockets = Mutex<[UInt64: AsyncSocket]>([:])

@@ -102,6 +102,7 @@ public struct IdempotencyKey: Sendable, Hashable, CustomStringConvertible {
 
     /// The draft's form: an Item whose bare item is an sf-string and which has no parameters (§2.1).
     private static func parseString(_ bytes: ArraySlice<UInt8>) throws(Failure) -> String {
+        if let simple = simpleString(bytes) { return simple }
         let item: Item
         do {
             var parser = StructuredFieldValueParser(bytes)
@@ -114,6 +115,18 @@ public struct IdempotencyKey: Sendable, Hashable, CustomStringConvertible {
         guard case .string(let string) = item.rfc9651BareItem else { throw .malformedString }
         guard item.rfc9651Parameters.count == 0 else { throw .parameters }
         return string
+    }
+
+    /// The common case without the general parser (it is on every request's path): `"` + only RFC 9651 §3.3.3
+    /// `unescaped` characters (%x20-21 / %x23-5B / %x5D-7E) + `"`, nothing after. Anything else (escapes,
+    /// parameters, trailing characters) returns nil and goes through the structured-field parser.
+    private static func simpleString(_ bytes: ArraySlice<UInt8>) -> String? {
+        guard bytes.count >= 2, bytes.last == UInt8(ascii: "\"") else { return nil }
+        let inner = bytes.dropFirst().dropLast()
+        for byte in inner {
+            guard byte >= 0x20, byte <= 0x7E, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") else { return nil }
+        }
+        return String(decoding: inner, as: UTF8.self)
     }
 
     /// Whether `bytes` parse as an sf-list of more than one member (e.g. `"a", "b"`).
