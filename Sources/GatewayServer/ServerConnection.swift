@@ -160,8 +160,13 @@ final class ServerConnection: Sendable {
         let sendBody = !bodyless && !isHead && !response.body.isEmpty
         var buffer: [UInt8] = []
         buffer.reserveCapacity(256 + (sendBody && response.body.count <= 65536 ? response.body.count : 0))
+        var responseHead = response.head
+        if responseHead.headerFields[.date] == nil {
+            // RFC 9110 §6.6.1: a server with a clock sends Date; an upstream's own Date is passed through.
+            responseHead.headerFields[.date] = DateHeader.now()
+        }
         HTTPEncoder.encodeResponseHead(
-            response.head, version: head.version, contentLength: contentLength, chunked: false, keepAlive: keepAlive,
+            responseHead, version: head.version, contentLength: contentLength, chunked: false, keepAlive: keepAlive,
             into: &buffer)
         let stall = configuration.writeTimeout
         if sendBody, response.body.count <= 65536 {

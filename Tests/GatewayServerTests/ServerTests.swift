@@ -233,3 +233,27 @@ struct ServerTests {
         }
     }
 }
+
+@Suite("Date header")
+struct DateHeaderTests {
+    @Test func responsesWithoutDateGetOne() async throws {
+        try await withServer(helloHandler) { _, port in
+            let client = try await TestClient.connect(port: port)
+            try await client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            let date = try #require(try await client.readResponse().header("Date"))
+            // IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 §5.6.7).
+            #expect(date.count == 29 && date.hasSuffix(" GMT"))
+        }
+    }
+
+    @Test func aHandlersOwnDateIsKept() async throws {
+        let dated = ClosureHandler { _ in
+            GatewayResponse(status: .ok, headerFields: [.date: "Sun, 06 Nov 1994 08:49:37 GMT"])
+        }
+        try await withServer(dated) { _, port in
+            let client = try await TestClient.connect(port: port)
+            try await client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try await client.readResponse().header("Date") == "Sun, 06 Nov 1994 08:49:37 GMT")
+        }
+    }
+}
