@@ -67,7 +67,7 @@ struct EngineConcurrencyTests {
             return TestBackend.created("order-\(call)")
         }
         let harness = Harness(
-            configuration: IdempotencyConfiguration(upstreamTimeout: .seconds(1)), backend: backend)
+            configuration: IdempotencyConfiguration(upstreamTimeout: .seconds(3)), backend: backend)
         let (timedOut, first) = await harness.send()
         #expect(timedOut.head.status == .gatewayTimeout)
         #expect(first == .forwarded)
@@ -121,7 +121,7 @@ struct EngineConcurrencyTests {
             return TestBackend.created("order-\(call)")
         }
         let harness = Harness(
-            configuration: IdempotencyConfiguration(upstreamTimeout: .seconds(1)), backend: backend)
+            configuration: IdempotencyConfiguration(upstreamTimeout: .seconds(3)), backend: backend)
         let (response, outcome) = await harness.send()
         #expect(response.head.status == .gatewayTimeout)
         #expect(outcome == .forwarded)

@@ -94,7 +94,7 @@ struct SQLiteEngineTests {
             let engine = engine(
                 store, backend: backend, clock: clock,
                 configuration: IdempotencyConfiguration(
-                    upstreamTimeout: .seconds(1), maxStoredResponseBytes: 1024, hotCacheBytes: 0))
+                    upstreamTimeout: .seconds(3), maxStoredResponseBytes: 1024, hotCacheBytes: 0))
             #expect(await engine.process(makeRequest()).0.head.status == .gatewayTimeout)
             clock.advance(seconds: 61)
             let (second, outcome) = await engine.process(makeRequest())
