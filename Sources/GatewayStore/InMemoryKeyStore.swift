@@ -30,7 +30,10 @@ public final class InMemoryKeyStore: KeyStore {
                 return .claimed(tookOver: false)
             case .completed:
                 return .completed(existing)
-            case .inFlight where existing.leaseExpiresAt <= claim.now:
+            case .inFlight where existing.expiresAt <= claim.now:
+                state.records[claim.key] = fresh
+                return .claimed(tookOver: false)
+            case .inFlight where existing.leaseExpiresAt <= claim.now && existing.fingerprint == claim.fingerprint:
                 // Takeover keeps createdAt, replaces owner, fingerprint, lease and request line.
                 existing.owner = claim.owner
                 existing.fingerprint = claim.fingerprint

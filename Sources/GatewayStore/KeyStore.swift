@@ -8,9 +8,11 @@ import Synchronization
 public protocol KeyStore: Sendable {
     /// Claims `key` for a new request, atomically:
     /// - no record, or a completed record whose `expiresAt <= now`: insert an in-flight record → ``ClaimOutcome/claimed(_:)``;
-    /// - an in-flight record whose lease ended (`leaseExpiresAt <= now`): take it over with the new owner token,
-    ///   keeping `createdAt`'s row but replacing fingerprint and owner → ``ClaimOutcome/claimed(_:)`` with `tookOver == true`;
-    /// - an in-flight record with a live lease → ``ClaimOutcome/inFlight(_:)`` (nothing changes);
+    /// - an in-flight record whose `expiresAt <= now` (abandoned past its TTL): replaced → ``ClaimOutcome/claimed(_:)``;
+    /// - an in-flight record whose lease ended (`leaseExpiresAt <= now`) and whose fingerprint equals the claim's:
+    ///   take it over with the new owner token, keeping `createdAt` → ``ClaimOutcome/claimed(_:)`` with `tookOver == true`;
+    /// - any other in-flight record (a live lease, or an ended lease claimed with a different payload) →
+    ///   ``ClaimOutcome/inFlight(_:)`` (nothing changes; the caller answers 409 or, on a fingerprint mismatch, 422);
     /// - a live completed record → ``ClaimOutcome/completed(_:)`` (nothing changes).
     ///
     /// The fingerprint is not compared here; the caller compares it with the returned record's.
@@ -63,7 +65,7 @@ public struct RecordKey: Sendable, Hashable, CustomStringConvertible {
     public var description: String { scope.isEmpty ? key : "\(scope)/\(key)" }
 }
 
-/// An unguessable token that names the gateway request which holds an in-flight record (a fencing token):
+/// A unique token that names the gateway request which holds an in-flight record (a fencing token):
 /// only the holder may complete or release it, so a stale owner cannot overwrite a newer owner's result.
 public struct OwnerToken: Sendable, Hashable, CustomStringConvertible {
     public var rawValue: String
@@ -71,7 +73,8 @@ public struct OwnerToken: Sendable, Hashable, CustomStringConvertible {
     public init(rawValue: String) { self.rawValue = rawValue }
 
     /// A fresh token, unique within the process (an atomic counter) and across processes (a random 128-bit
-    /// seed drawn once), mixed with SplitMix64 — no `getrandom(2)` call per request.
+    /// seed drawn once), mixed with SplitMix64 — no `getrandom(2)` call per request. Unique, not secret: tokens
+    /// never leave the process (they fence owners; they are not credentials).
     public static func random() -> OwnerToken {
         let n = counter.wrappingAdd(1, ordering: .relaxed).oldValue
         return OwnerToken(rawValue: hex(mix(seed.0 &+ n)) + hex(mix(seed.1 &+ n)))

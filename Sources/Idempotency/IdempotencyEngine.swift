@@ -280,6 +280,9 @@ public final class IdempotencyEngine: HTTPHandler {
         }
 
         let maybeSeen = bloomFilter.contains(recordKey)
+        // Into the filter before the claim, so that a duplicate arriving while the claim commits is never told
+        // "certainly absent" (a key that ends up unstored only costs a later false positive).
+        if !maybeSeen { bloomFilter.insert(recordKey) }
         let ttlMilliseconds = max(1, route.ttl.milliseconds)
         let leaseMilliseconds = max(1, route.lease.milliseconds)
         let claim = Claim(
@@ -321,7 +324,6 @@ public final class IdempotencyEngine: HTTPHandler {
 
         case .claimed(let tookOver):
             countBloom(maybeSeen ? (tookOver ? .positive : .falsePositive) : .negative)
-            bloomFilter.insert(recordKey)
             if tookOver {
                 logger.notice(
                     "idempotency lease expired without a response; forwarding again (at-least-once)",

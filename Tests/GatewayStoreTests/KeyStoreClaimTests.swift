@@ -40,13 +40,21 @@ struct KeyStoreClaimTests {
         }
     }
 
-    @Test("an expired lease is taken over by the new owner, fencing off the old one", arguments: StoreKind.allCases)
+    @Test("an expired lease is taken over by the same request under a new owner, fencing off the old one", arguments: StoreKind.allCases)
     func takeover(kind: StoreKind) async throws {
         try await kind.withStore { (store) async throws in
             let first = makeClaim("k1")
             _ = try await store.claim(first, likelyNew: true)
-            // The lease ends at t0 + lease exactly (`leaseExpiresAt <= now`).
-            let second = makeClaim("k1", now: t0 + lease, fingerprint: 2, path: "/v1/other")
+            // The lease ends at t0 + lease exactly (`leaseExpiresAt <= now`). A different payload under the key does
+            // not take it over (the caller answers 422); nothing changes.
+            let other = makeClaim("k1", now: t0 + lease, fingerprint: 2)
+            guard case .inFlight(let untouched) = try await store.claim(other, likelyNew: true) else {
+                Issue.record("a claim with another fingerprint took the key over")
+                return
+            }
+            #expect(untouched.owner == first.owner)
+            // The same request (same fingerprint) takes it over.
+            let second = makeClaim("k1", now: t0 + lease, fingerprint: 1, path: "/v1/other")
             #expect(try await store.claim(second, likelyNew: true) == .claimed(tookOver: true))
             let record = try #require(try await store.record(for: first.key))
             #expect(record.owner == second.owner)

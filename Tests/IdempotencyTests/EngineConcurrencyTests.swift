@@ -136,3 +136,24 @@ struct EngineConcurrencyTests {
         #expect(harness.backend.callCount == 1)
     }
 }
+
+@Suite("Engine: takeover and payloads")
+struct EngineTakeoverPayloadTests {
+    @Test("after the lease ends, a different payload under the key is 422, not a takeover")
+    func expiredLeaseDifferentPayload() async throws {
+        let gate = Gate()
+        let harness = Harness(
+            configuration: IdempotencyConfiguration(upstreamTimeout: .seconds(3)),
+            backend: TestBackend { call, _ in
+                if call == 1 { await gate.wait() }
+                return TestBackend.created("order-\(call)")
+            })
+        #expect(await harness.send().1 == .forwarded)  // 504: the first exchange hangs
+        harness.clock.advance(seconds: 61)  // its lease ends without a response
+        let (response, outcome) = await harness.send(makeRequest(body: #"{"amount":999}"#))
+        #expect(outcome == .mismatch)
+        #expect(response.head.status == .unprocessableContent)
+        #expect(harness.backend.callCount == 1)
+        gate.open()
+    }
+}

@@ -62,7 +62,10 @@ final class TestKeyStore: KeyStore {
             case .completed:
                 state.records[claim.key] = fresh
                 return .claimed(tookOver: false)
-            case .inFlight where existing.leaseExpiresAt > claim.now:
+            case .inFlight where existing.expiresAt <= claim.now:
+                state.records[claim.key] = fresh
+                return .claimed(tookOver: false)
+            case .inFlight where existing.leaseExpiresAt > claim.now || existing.fingerprint != claim.fingerprint:
                 return .inFlight(existing)
             case .inFlight:
                 var takenOver = fresh

@@ -60,7 +60,14 @@ extension WriteOperation {
             }
             return .completed(existing)
         case .inFlight:
-            if existing.leaseExpiresAt <= claim.now {
+            if existing.expiresAt <= claim.now {
+                // Abandoned long enough to have expired: the key is new again, whatever the payload.
+                try RecordsTable.replace(claim, on: db)
+                return .claimed(tookOver: false)
+            }
+            // A lease that ended is taken over only by the same request (same fingerprint): a different payload
+            // under the key stays a mismatch (draft §2.2), reported by the caller as 422.
+            if existing.leaseExpiresAt <= claim.now, existing.fingerprint == claim.fingerprint {
                 try RecordsTable.takeOver(claim, on: db)
                 return .claimed(tookOver: true)
             }
