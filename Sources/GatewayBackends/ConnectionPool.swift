@@ -18,7 +18,7 @@ final class ConnectionPool: Sendable {
     }
 
     /// A pooled connection that still looks alive, or nil. A connection the upstream closed while it sat in the
-    /// pool reads EOF (or stray bytes) without blocking, and is discarded here, before anything is sent on it.
+    /// pool peeks EOF (or stray bytes) without blocking, and is discarded here, before anything is sent on it.
     func take() -> AsyncSocket? {
         while true {
             let candidate: Idle? = idle.withLock { $0.popLast() }
@@ -27,13 +27,7 @@ final class ConnectionPool: Sendable {
                 candidate.socket.close()
                 continue
             }
-            let stillOpen: Bool
-            do {
-                stillOpen = try candidate.socket.readNow { _ in } == nil  // nil: nothing to read, still open
-            } catch {
-                stillOpen = false
-            }
-            if stillOpen { return candidate.socket }
+            if candidate.socket.probeIdle() { return candidate.socket }
             candidate.socket.close()
         }
     }

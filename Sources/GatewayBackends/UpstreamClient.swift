@@ -18,7 +18,8 @@ public final class UpstreamClient: Sendable {
     public init(configuration: UpstreamConfiguration, loops: IOLoopGroup = .shared) {
         self.configuration = configuration
         self.loops = loops
-        let perLoop = max(1, configuration.maxIdleConnections / loops.loops.count)
+        // Rounded up, so that a small positive limit still pools; 0 turns pooling off.
+        let perLoop = (max(0, configuration.maxIdleConnections) + loops.loops.count - 1) / loops.loops.count
         self.pools = loops.loops.map { _ in
             ConnectionPool(maxIdle: perLoop, maxAge: configuration.idleConnectionTimeout)
         }

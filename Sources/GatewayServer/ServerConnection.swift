@@ -51,6 +51,7 @@ final class ServerConnection: Sendable {
             }
             if !keepAlive {
                 socket.shutdownWrite()
+                await drainBeforeClose()
                 return
             }
         }
@@ -142,6 +143,19 @@ final class ServerConnection: Sendable {
         buffer.append(contentsOf: response.body)
         try? await socket.write(buffer, stallTimeout: configuration.writeTimeout)
         socket.shutdownWrite()
+        await drainBeforeClose()
+    }
+
+    /// RFC 9112 §9.6: closing with unread input makes the kernel send a reset, which can destroy the response
+    /// before the client reads it. Read and discard what the client still sends (at most 256 KiB, at most 1 s)
+    /// until it closes its side; the caller closes the connection afterwards.
+    private func drainBeforeClose() async {
+        let deadline = ContinuousClock.now + .seconds(1)
+        var discarded = 0
+        while discarded < 256 * 1024 {
+            guard let count = try? await socket.read(deadline: deadline, { _ in }), count > 0 else { return }
+            discarded += count
+        }
     }
 
     /// Writes a response with recomputed framing (RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304).

@@ -58,11 +58,13 @@ public final class AsyncSocket: Sendable {
         do {
             token.store(try loop.register(self, descriptor: socket.descriptor), ordering: .relaxed)
         } catch {
-            // Registration only fails when the kernel is out of memory or the fd is bad; the socket is unusable.
+            // Registration only fails when the kernel is out of memory or the fd is bad. Nothing would ever wake
+            // a wait on this socket, so it starts closed: every operation fails with `.closed`.
             state.withLock {
-                $0.readable = true
-                $0.writable = true
+                $0.closed = true
+                $0.descriptorClosed = true
             }
+            socket.close()
         }
     }
 
@@ -103,6 +105,22 @@ public final class AsyncSocket: Sendable {
     }
 
     public var isClosed: Bool { state.withLock { $0.closed } }
+
+    /// Whether an idle connection still looks usable: a non-blocking `MSG_PEEK` sees neither the peer's FIN nor
+    /// stray bytes. Catches a close whose readiness event the loop has not processed yet.
+    public func probeIdle() -> Bool {
+        let open = state.withLock { state in
+            guard !state.closed else { return false }
+            state.inProgress += 1
+            return true
+        }
+        guard open else { return false }
+        var byte: UInt8 = 0
+        let result = Glibc.recv(socket.descriptor, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
+        let code = errno
+        finishCall { _ in }
+        return result < 0 && (code == EAGAIN || code == EWOULDBLOCK)
+    }
 
     /// Waits for input and passes it to `consume`; returns its byte count, 0 when the peer closed its side.
     @discardableResult

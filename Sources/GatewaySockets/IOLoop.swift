@@ -64,6 +64,8 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
         sources.withLock { sources in
             let source = DispatchSource.makeReadSource(fileDescriptor: epoll, queue: queue)
             source.setEventHandler { [weak self] in self?.poll(fromSource: true) }
+            // The epoll descriptor is closed once Dispatch no longer watches it.
+            source.setCancelHandler { _ = Glibc.close(epoll) }
             source.resume()
             let ticker = DispatchSource.makeTimerSource(queue: queue)
             ticker.schedule(deadline: .now() + .milliseconds(tick), repeating: .milliseconds(tick), leeway: .milliseconds(5))
