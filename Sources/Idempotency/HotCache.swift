@@ -46,6 +46,8 @@ public final class HotCache: Sendable {
         var head = -1
         var tail = -1
         var bytes = 0
+        /// Bumped by every ``HotCache/invalidate(_:)``: an insert prepared before a deletion must not land after it.
+        var generation: UInt64 = 0
 
         mutating func unlink(_ i: Int) {
             let node = nodes[i]!
@@ -99,10 +101,13 @@ public final class HotCache: Sendable {
 
     /// Adds or replaces the entry for `key`, evicting least recently used entries beyond the budget. An entry
     /// larger than the whole budget is not cached.
-    public func insert(_ entry: Entry, for key: RecordKey) {
+    /// - Parameter generation: the ``generation`` read before the store answered; when an invalidation happened
+    ///   since (an admin delete), the entry is stale and is not inserted.
+    public func insert(_ entry: Entry, for key: RecordKey, ifGeneration generation: UInt64? = nil) {
         let cost = Self.cost(of: entry, key: key)
         guard cost <= capacity else { return }
         state.withLock { state in
+            if let generation, generation != state.generation { return }
             if let existing = state.index[key] { state.remove(existing) }
             let node = Node(key: key, entry: entry, cost: cost, previous: -1, next: -1)
             let i: Int
@@ -123,13 +128,21 @@ public final class HotCache: Sendable {
     /// Forgets `key` (admin delete).
     public func invalidate(_ key: RecordKey) {
         state.withLock { state in
+            state.generation &+= 1
             if let i = state.index[key] { state.remove(i) }
         }
     }
 
+    /// Changes with every invalidation; pass it back to ``insert(_:for:ifGeneration:)``.
+    public var generation: UInt64 { state.withLock { $0.generation } }
+
     /// Forgets everything.
     public func removeAll() {
-        state.withLock { $0 = State() }
+        state.withLock { state in
+            let generation = state.generation &+ 1
+            state = State()
+            state.generation = generation
+        }
     }
 
     /// The estimated bytes held.

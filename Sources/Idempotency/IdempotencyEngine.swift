@@ -289,6 +289,7 @@ public final class IdempotencyEngine: HTTPHandler {
             key: recordKey, fingerprint: fingerprint, owner: OwnerToken.random(), now: now,
             leaseExpiresAt: now + leaseMilliseconds, expiresAt: now + max(ttlMilliseconds, leaseMilliseconds),
             method: request.head.method.rawValue, path: path)
+        let cacheGeneration = hotCache.generation
         let outcome: ClaimOutcome
         do {
             outcome = try await timed(.claim) { () async throws(KeyStoreError) -> ClaimOutcome in
@@ -308,7 +309,8 @@ public final class IdempotencyEngine: HTTPHandler {
             }
             let replay = recorder.replay(stored)
             hotCache.insert(
-                HotCache.Entry(fingerprint: fingerprint, expiresAt: record.expiresAt, replay: replay), for: recordKey)
+                HotCache.Entry(fingerprint: fingerprint, expiresAt: record.expiresAt, replay: replay), for: recordKey,
+                ifGeneration: cacheGeneration)
             return (replay, .replayed)
 
         case .inFlight(let record):
@@ -420,6 +422,7 @@ public final class IdempotencyEngine: HTTPHandler {
                 metadata: ["key": "\(recordKey)", "bytes": "\(response.body.count)"])
         }
         let expiresAt = wallClock() + ttlMilliseconds
+        let cacheGeneration = hotCache.generation
         do {
             let stillOwner = try await timed(.complete) { () async throws(KeyStoreError) -> Bool in
                 try await store.complete(recordKey, owner: owner, response: stored, expiresAt: expiresAt)
@@ -428,7 +431,7 @@ public final class IdempotencyEngine: HTTPHandler {
                 if hotCache.capacity > 0 {
                     let entry = HotCache.Entry(
                         fingerprint: fingerprint, expiresAt: expiresAt, replay: recorder.replay(stored))
-                    hotCache.insert(entry, for: recordKey)
+                    hotCache.insert(entry, for: recordKey, ifGeneration: cacheGeneration)
                 }
             } else {
                 metrics.staleOwner.increment()

@@ -56,3 +56,20 @@ struct HotCacheTests {
         #expect(cache.count == 1)
     }
 }
+
+@Suite("Hot cache generations")
+struct HotCacheGenerationTests {
+    @Test("an insert prepared before an invalidation does not land after it")
+    func staleInsertIsDropped() {
+        let cache = HotCache(capacity: 1 << 20)
+        let key = RecordKey(scope: "", key: "k")
+        let entry = HotCache.Entry(
+            fingerprint: [1], expiresAt: .max, replay: GatewayResponse(status: .ok, body: Array("x".utf8)))
+        let before = cache.generation
+        cache.invalidate(key)  // an admin delete while the replay was being prepared
+        cache.insert(entry, for: key, ifGeneration: before)
+        #expect(cache.entry(for: key, now: 0) == nil)
+        cache.insert(entry, for: key, ifGeneration: cache.generation)
+        #expect(cache.entry(for: key, now: 0) != nil)
+    }
+}
