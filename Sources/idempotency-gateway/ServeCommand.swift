@@ -48,7 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
     var lease: String?
 
     @Option(name: .long, help: ArgumentHelp(
-        "Time allowed for the upstream exchange, e.g. 30s (default: 30s; key upstream.timeout).",
+        "How long a client waits for the upstream before a 504, e.g. 30s (default: 30s; key upstream.timeout).",
         valueName: "duration"))
     var upstreamTimeout: String?
 
