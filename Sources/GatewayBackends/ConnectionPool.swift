@@ -9,6 +9,8 @@ final class ConnectionPool: Sendable {
     }
 
     private let idle = Mutex<[Idle]>([])
+    /// A connection idle for less than this is checked from readiness events only, without a `MSG_PEEK`.
+    static let trustEventsFor: Duration = .milliseconds(500)
     private let maxIdle: Int
     private let maxAge: Duration
 
@@ -23,11 +25,14 @@ final class ConnectionPool: Sendable {
         while true {
             let candidate: Idle? = idle.withLock { $0.popLast() }
             guard let candidate else { return nil }
-            if ContinuousClock.now - candidate.since > maxAge {
+            let age = ContinuousClock.now - candidate.since
+            if age > maxAge {
                 candidate.socket.close()
                 continue
             }
-            if candidate.socket.probeIdle() { return candidate.socket }
+            // Recently used: the loop's readiness events would have shown a close or stray input. Idle longer
+            // (where an upstream's keep-alive timeout may close it): ask the kernel too.
+            if candidate.socket.probeIdle(trustEvents: age < Self.trustEventsFor) { return candidate.socket }
             candidate.socket.close()
         }
     }

@@ -25,9 +25,17 @@ public enum HopByHopHeaders {
 
     /// True for the fixed hop-by-hop names and `Proxy-*` (canonical, lower-case names).
     public static func isHopByHop(_ canonicalName: String) -> Bool {
-        switch canonicalName {
-        case "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade": true
-        default: canonicalName.utf8.first == UInt8(ascii: "p") && canonicalName.hasPrefix("proxy-")
+        // Length and first byte rule out almost every name before any string comparison (hot path).
+        let utf8 = canonicalName.utf8
+        switch (utf8.count, utf8.first) {
+        case (10, UInt8(ascii: "c")): return canonicalName == "connection"
+        case (10, UInt8(ascii: "k")): return canonicalName == "keep-alive"
+        case (2, UInt8(ascii: "t")): return canonicalName == "te"
+        case (7, UInt8(ascii: "t")): return canonicalName == "trailer"
+        case (17, UInt8(ascii: "t")): return canonicalName == "transfer-encoding"
+        case (7, UInt8(ascii: "u")): return canonicalName == "upgrade"
+        case (6..., UInt8(ascii: "p")): return canonicalName.hasPrefix("proxy-")
+        default: return false
         }
     }
 }

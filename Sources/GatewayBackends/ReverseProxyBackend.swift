@@ -47,15 +47,36 @@ public struct ReverseProxyBackend: HTTPHandler {
     /// `for=…;proto=…;host=…` (RFC 7239 §4; IPv6 addresses quoted and bracketed, §6).
     private func forwardedElement(for request: GatewayRequest) -> String {
         let peer = request.connection.remoteAddress
-        var element = peer.contains(":") ? "for=\"[\(peer)]\"" : "for=\(peer.isEmpty ? "unknown" : peer)"
-        element += ";proto=\(request.connection.scheme)"
+        // Built by appending (cheaper than interpolation on this per-request path).
+        var element = String()
+        element.reserveCapacity(64)
+        if peer.isEmpty {
+            element.append("for=unknown")
+        } else if peer.utf8.contains(UInt8(ascii: ":")) {
+            element.append("for=\"[")
+            element.append(peer)
+            element.append("]\"")
+        } else {
+            element.append("for=")
+            element.append(peer)
+        }
+        element.append(";proto=")
+        element.append(request.connection.scheme)
         if let host = request.head.authority, !host.isEmpty {
             // A token can go bare; anything else (":" of a port, "[" of IPv6) is quoted (RFC 7239 §4).
             let safe = host.utf8.allSatisfy { byte in
                 (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
                     || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
             }
-            element += safe ? ";host=\(host)" : ";host=\"\(String(host.filter { $0 != "\"" && $0 != "\\" }))\""
+            if safe {
+                element.append(";host=")
+                element.append(host)
+            } else {
+                element.append(";host=\"")
+                let clean = !host.utf8.contains { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
+                element.append(contentsOf: clean ? host : host.filter { $0 != "\"" && $0 != "\\" })
+                element.append("\"")
+            }
         }
         return element
     }

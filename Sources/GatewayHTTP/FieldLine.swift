@@ -33,11 +33,12 @@ struct FieldLine {
     /// The field for swift-http-types, name as received.
     @inline(__always)
     func field(_ head: UnsafeBufferPointer<UInt8>, statuses: ErrorStatuses) throws(HTTPParseError) -> HTTPField {
-        guard let fieldName = HTTPField.Name(head.string(name)) else {
+        let nameBytes = UnsafeBufferPointer(rebasing: head[name.start..<name.end])
+        guard let fieldName = KnownFieldNames.name(nameBytes) ?? HTTPField.Name(head.string(name)) else {
             throw statuses.bad("invalid field name")
         }
-        let bytes = UnsafeBufferPointer(rebasing: head[value.start..<value.end])
-        guard HTTPField.isValidValue(bytes) else { throw statuses.bad("invalid field value") }
-        return HTTPField(name: fieldName, value: bytes)
+        // parse(_:_:statuses:) already checked every value byte (RFC 9110 §5.5), which is the same rule
+        // swift-http-types applies; its initialiser checks once more and keeps the bytes as they are.
+        return HTTPField(name: fieldName, value: UnsafeBufferPointer(rebasing: head[value.start..<value.end]))
     }
 }

@@ -175,7 +175,7 @@ final class ServerConnection: Sendable {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(256 + (sendBody && response.body.count <= 65536 ? response.body.count : 0))
         var responseHead = response.head
-        if responseHead.headerFields[.date] == nil {
+        if !responseHead.headerFields.contains(.date) {
             // RFC 9110 §6.6.1: a server with a clock sends Date; an upstream's own Date is passed through.
             responseHead.headerFields[.date] = DateHeader.now()
         }

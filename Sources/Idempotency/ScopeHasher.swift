@@ -15,18 +15,18 @@ public struct ScopeHasher: Sendable {
 
     /// The scope of a request with these fields.
     public func scope(of fields: HTTPFields) -> String {
-        var hasher = SHA256()
+        var input = LengthPrefixedBytes()
         var present = false
         for name in headers {
             let values = fields[values: name]
             guard !values.isEmpty else { continue }
             present = true
-            RequestFingerprint.update(&hasher, string: name.canonicalName)
-            RequestFingerprint.update(&hasher, length: values.count)
-            for value in values { RequestFingerprint.update(&hasher, string: value) }
+            input.append(name.canonicalName)
+            input.append(length: values.count)
+            for value in values { input.append(value) }
         }
         guard present else { return "" }
-        return Hex.encode(hasher.finalize())
+        return Hex.encode(SHA256.hash(data: input.bytes))
     }
 }
 

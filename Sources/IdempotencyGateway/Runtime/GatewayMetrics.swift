@@ -15,18 +15,20 @@ enum GatewayMetrics {
         return registry
     }()
 
-    /// Whole-request latency per outcome, `gateway_request_duration_seconds`.
-    private static let durations = Mutex<[IdempotencyOutcome: Metrics.Timer]>([:])
-
-    static func requestDuration(outcome: IdempotencyOutcome) -> Metrics.Timer {
-        durations.withLock { timers in
-            if let timer = timers[outcome] { return timer }
-            let timer = Metrics.Timer(
+    /// Whole-request latency per outcome, `gateway_request_duration_seconds`. Created on first use (after the
+    /// gateway bootstrapped the registry above when it serves `/metrics`), then read without a lock.
+    private static let durations: [IdempotencyOutcome: Metrics.Timer] = {
+        var timers: [IdempotencyOutcome: Metrics.Timer] = [:]
+        for outcome in IdempotencyOutcome.allCases {
+            timers[outcome] = Metrics.Timer(
                 label: "gateway_request_duration_seconds", dimensions: [("outcome", outcome.rawValue)],
                 preferredDisplayUnit: .seconds)
-            timers[outcome] = timer
-            return timer
         }
+        return timers
+    }()
+
+    static func requestDuration(outcome: IdempotencyOutcome) -> Metrics.Timer {
+        durations[outcome]!
     }
 
     /// `gateway_requests_in_flight`: requests between arrival and response.
