@@ -6,6 +6,23 @@ public enum HopByHopHeaders {
     /// `Transfer-Encoding`, `Upgrade`, `Proxy-Connection`) and every `Proxy-*` field. On the hot path, so one pass
     /// over the fields decides whether anything has to go at all.
     public static func remove(from fields: inout HTTPFields) {
+        // Usually there is nothing to remove, or just `Connection: keep-alive` / `close`: found by index and removed
+        // in place, without allocating.
+        var connectionIndex: Int?
+        var simple = true
+        for index in fields.indices {
+            let name = fields[index].name.canonicalName
+            guard isHopByHop(name) else { continue }
+            guard connectionIndex == nil, name == "connection", namesOnlyOptions(fields[index].value) else {
+                simple = false
+                break
+            }
+            connectionIndex = index
+        }
+        if simple {
+            if let connectionIndex { fields.remove(at: connectionIndex) }
+            return
+        }
         var doomed: [HTTPField.Name] = []
         for field in fields {
             let name = field.name.canonicalName
@@ -19,8 +36,18 @@ public enum HopByHopHeaders {
                 }
             }
         }
-        // Usually just `Connection: keep-alive`: removing by name edits in place instead of rebuilding the fields.
         for name in doomed { fields[name] = nil }
+    }
+
+    /// True when a `Connection` value is just `keep-alive` or `close` (RFC 9112 §9.3 connection options, not names
+    /// of other fields).
+    private static func namesOnlyOptions(_ value: String) -> Bool {
+        let utf8 = value.utf8
+        switch utf8.count {
+        case 5: return utf8.elementsEqual("close".utf8, by: { $0 | 0x20 == $1 })
+        case 10: return utf8.elementsEqual("keep-alive".utf8, by: { $0 | 0x20 == $1 })
+        default: return false
+        }
     }
 
     /// True for the fixed hop-by-hop names and `Proxy-*` (canonical, lower-case names).

@@ -38,7 +38,8 @@ enum RequestHeadParser {
         var (scheme, targetAuthority, path) = try requestTarget(head, target, method: method)
 
         var fields = HTTPFields()
-        fields.reserveCapacity(fieldLines.count)
+        // Room for the fields the gateway adds (X-Request-Id, X-Forwarded-*, Forwarded, Date) without regrowing.
+        fields.reserveCapacity(fieldLines.count + 6)
         var host: ByteRange?
         var contentLength: Int?
         var transferEncoding = FramingFields.TransferEncodingList()

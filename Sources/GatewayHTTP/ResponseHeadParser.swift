@@ -48,7 +48,8 @@ enum ResponseHeadParser {
         guard code != 101 else { throw statuses.bad("unexpected 101 Switching Protocols") }
 
         var fields = HTTPFields()
-        fields.reserveCapacity(fieldLines.count)
+        // Room for the fields the gateway adds (X-Request-Id, X-Forwarded-*, Forwarded, Date) without regrowing.
+        fields.reserveCapacity(fieldLines.count + 6)
         var contentLength: Int?
         var transferEncoding = FramingFields.TransferEncodingList()
         var close = false

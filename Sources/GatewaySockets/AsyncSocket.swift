@@ -145,13 +145,10 @@ public final class AsyncSocket: Sendable {
             return state.readEvents
         }
         guard let events else { return nil }
-        let result: Result<IOResult<Int>, SocketError> = withUnsafeTemporaryAllocation(byteCount: Self.readSize, alignment: 16) {
-            buffer in
-            let result = Result { () throws(SocketError) in try socket.read(into: buffer.baseAddress!, count: buffer.count) }
-            if case .success(.done(let count)) = result, count > 0 {
-                consume(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-            }
-            return result
+        let buffer = ReadScratch.buffer()
+        let result = Result { () throws(SocketError) in try socket.read(into: buffer.baseAddress!, count: buffer.count) }
+        if case .success(.done(let count)) = result, count > 0 {
+            consume(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
         }
         finishCall { state in
             switch result {

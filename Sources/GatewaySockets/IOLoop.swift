@@ -9,15 +9,16 @@ import Glibc
 /// An event loop on one serial Dispatch queue.
 ///
 /// The loop's sockets are registered, edge-triggered, in an epoll instance of its own, and that epoll descriptor
-/// is watched by a single Dispatch read source on the loop's queue: when any socket becomes ready, the source's
-/// handler harvests every ready socket with a non-blocking `epoll_wait(…, 0)` and wakes the tasks waiting on them.
-/// Tasks that prefer this loop as their executor run on the same queue, so a task is resumed on the thread that
-/// saw its socket's event, without a thread hop.
+/// is watched by a single Dispatch read source on the loop's queue. Tasks that prefer this loop as their executor
+/// have their jobs put on the loop's own run queue (an array, no allocation per job), and one block on the
+/// Dispatch queue runs them: it alternates between running every queued job and harvesting ready sockets with a
+/// non-blocking `epoll_wait(…, 0)` (which resumes the tasks waiting on them, queueing their jobs), so a task is
+/// resumed on the thread that saw its socket's event, without a thread hop or a Dispatch block per job.
 ///
-/// After a burst of events the loop keeps polling from its queue for ``busyPollBudget`` (never blocking: the
-/// timeout is 0) before it hands back to the Dispatch source; under load it then never needs the Dispatch
-/// manager thread at all, and a quick answer from an upstream is picked up without a wake-up round trip.
-/// No thread ever blocks on the network.
+/// When there is nothing left to do the block keeps polling for ``busyPollBudget`` (never blocking: the timeout
+/// is 0) before it hands back to the Dispatch source; under load it then never needs the Dispatch manager thread
+/// at all, and a quick answer from an upstream is picked up without a wake-up round trip. It yields the queue
+/// every ``maxRunSlice`` so the deadline ticker keeps running. No thread ever blocks on the network.
 public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
     /// The loop's queue (serial).
     public let queue: DispatchQueue
@@ -38,15 +39,17 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
     private let sockets = Mutex<[UInt64: AsyncSocket]>([:])
     private let nextToken = Atomic<UInt64>(1)
     private let sources: Mutex<(epoll: (any DispatchSourceRead)?, ticker: (any DispatchSourceTimer)?)>
-    private let polling = Mutex(PollState())
+    private let runState = Mutex(RunState())
+    /// The longest one run of the loop's block holds its Dispatch queue before it queues itself again.
+    static let maxRunSlice: Duration = .milliseconds(2)
 
-    private struct PollState {
-        /// A follow-up poll is queued.
+    private struct RunState {
+        /// Jobs waiting to run, in order.
+        var jobs: [UnownedJob] = []
+        /// The run block is queued or running; jobs queued meanwhile are picked up by it.
         var scheduled = false
-        /// The Dispatch source on the epoll descriptor is suspended (the loop is busy-polling).
+        /// The Dispatch source on the epoll descriptor is suspended (the run block is polling instead).
         var sourceSuspended = false
-        /// Busy polling stops after this instant without events.
-        var spinUntil = ContinuousClock.now
     }
 
     /// The loop the current task runs on, when it was started by ``spawn(_:)`` or set by the caller.
@@ -63,7 +66,7 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
         let tick = Int(Self.tickInterval.components.attoseconds / 1_000_000_000_000_000)
         sources.withLock { sources in
             let source = DispatchSource.makeReadSource(fileDescriptor: epoll, queue: queue)
-            source.setEventHandler { [weak self] in self?.poll(fromSource: true) }
+            source.setEventHandler { [weak self] in self?.sourceFired() }
             // The epoll descriptor is closed once Dispatch no longer watches it.
             source.setCancelHandler { _ = Glibc.close(epoll) }
             source.resume()
@@ -79,7 +82,7 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
         sources.withLock { sources in
             sources.ticker?.cancel()
             if let source = sources.epoll {
-                if polling.withLock({ $0.sourceSuspended }) { source.resume() }
+                if runState.withLock({ $0.sourceSuspended }) { source.resume() }
                 source.cancel()
             }
         }
@@ -90,8 +93,13 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
     /// Runs a job of a task that prefers this loop.
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        let executor = asUnownedTaskExecutor()
-        queue.async { job.runSynchronously(on: executor) }
+        let schedule = runState.withLock { state in
+            state.jobs.append(job)
+            if state.scheduled { return false }
+            state.scheduled = true
+            return true
+        }
+        if schedule { queue.async { self.run() } }
     }
 
     /// Starts an unstructured task on this loop, with ``current`` set to it.
@@ -128,43 +136,75 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
 
     // MARK: - Polling (on the loop's queue)
 
-    private func poll(fromSource: Bool) {
-        if !fromSource { polling.withLock { $0.scheduled = false } }
-        let count = withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 128) { tokens in
+    /// The Dispatch source saw the epoll descriptor readable (on the loop's queue).
+    private func sourceFired() {
+        let start = runState.withLock { state in
+            if state.scheduled { return false }  // a queued run block will poll
+            state.scheduled = true
+            return true
+        }
+        if start { run() }
+    }
+
+    /// Runs queued jobs and harvests socket events until both are exhausted and the busy-poll budget is spent, or
+    /// the run slice is (on the loop's queue; `scheduled` is true throughout).
+    private func run() {
+        let suspend = runState.withLock { state in
+            defer { state.sourceSuspended = true }
+            return !state.sourceSuspended
+        }
+        // While this block polls, the Dispatch source need not wake the manager thread for the same events.
+        if suspend { sources.withLock { _ = $0.epoll?.suspend() } }
+        let executor = asUnownedTaskExecutor()
+        let started = ContinuousClock.now
+        var spinUntil = started + Self.busyPollBudget
+        var batch: [UnownedJob] = []
+        while true {
+            // Swap the queue out (its storage comes back below, so steady state allocates nothing).
+            runState.withLock { state in swap(&batch, &state.jobs) }
+            let ranJobs = !batch.isEmpty
+            for job in batch { job.runSynchronously(on: executor) }
+            batch.removeAll(keepingCapacity: true)
+            let events = harvest()
+            let now = ContinuousClock.now
+            if ranJobs || events > 0 { spinUntil = now + Self.busyPollBudget }
+            enum Next { case again, idle, yield }
+            let next: Next = runState.withLock { state in
+                if state.jobs.isEmpty { swap(&batch, &state.jobs) }  // hand the storage back
+                if now - started > Self.maxRunSlice { return .yield }
+                if !state.jobs.isEmpty || now < spinUntil { return .again }
+                state.scheduled = false
+                state.sourceSuspended = false
+                return .idle
+            }
+            switch next {
+            case .again:
+                continue
+            case .yield:
+                // Let the ticker and the source handler in; `scheduled` stays true, so jobs keep accumulating.
+                queue.async { self.run() }
+                return
+            case .idle:
+                sources.withLock { _ = $0.epoll?.resume() }
+                return
+            }
+        }
+    }
+
+    /// One non-blocking `epoll_wait`; wakes the sockets that are ready. Returns how many were.
+    private func harvest() -> Int {
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 128) { tokens in
             withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 128) { masks in
                 let count = Int(cep_wait(epoll, tokens.baseAddress!, masks.baseAddress!, 128, 0))
                 if count > 0 {
-                    let ready: [(AsyncSocket, UInt32)] = sockets.withLock { sockets in
-                        (0..<count).compactMap { i in sockets[tokens[i]].map { ($0, masks[i]) } }
+                    // Under the registry's lock: a socket's handler only takes its own lock and queues jobs.
+                    sockets.withLock { sockets in
+                        for i in 0..<count { sockets[tokens[i]]?.handle(events: masks[i]) }
                     }
-                    for (socket, mask) in ready { socket.handle(events: mask) }
                 }
-                return count
+                return max(0, count)
             }
         }
-        let now = ContinuousClock.now
-        let (schedule, resumeSource, suspendSource): (Bool, Bool, Bool) = polling.withLock { state in
-            if count > 0 { state.spinUntil = now + Self.busyPollBudget }
-            if count > 0 || now < state.spinUntil {
-                let suspend = !state.sourceSuspended
-                state.sourceSuspended = true
-                if state.scheduled { return (false, false, suspend) }
-                state.scheduled = true
-                return (true, false, suspend)
-            }
-            if state.sourceSuspended, !state.scheduled {
-                state.sourceSuspended = false
-                return (false, true, false)
-            }
-            return (false, false, false)
-        }
-        if suspendSource || resumeSource {
-            sources.withLock { sources in
-                if suspendSource { sources.epoll?.suspend() }
-                if resumeSource { sources.epoll?.resume() }
-            }
-        }
-        if schedule { queue.async { self.poll(fromSource: false) } }
     }
 
     private func checkDeadlines() {
