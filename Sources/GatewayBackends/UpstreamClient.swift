@@ -180,7 +180,8 @@ public final class UpstreamClient: Sendable {
         var head: ResponseHead?
         var body: [UInt8] = []
         var eof = false
-        // An unknown-length body (chunked or close-delimited) is streamed unless it is complete in what arrived.
+        // An unknown-length body (chunked or close-delimited) is buffered as before while it stays within the
+        // streaming size, and streamed from the moment it grows past it.
         var probing = false
         while true {
             do throws(HTTPParseError) {
@@ -224,7 +225,6 @@ public final class UpstreamClient: Sendable {
                     if eof { break }
                 }
                 if eof { throw HTTPParseError(status: 502, reason: "the upstream closed the connection mid-response") }
-                if probing, let head { return streamed(head, prefix: body, decoder: decoder, socket: socket) }
             } catch {
                 socket.close()
                 throw .failed("invalid response: \(error.reason)")

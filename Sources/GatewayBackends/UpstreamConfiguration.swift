@@ -18,9 +18,9 @@ public struct UpstreamConfiguration: Sendable {
     /// response (see ``streamResponsesOver``) is not limited: it is never held whole.
     public var maxResponseBodySize: Int
     /// When the request allows it (``GatewayRequest/allowsStreamedResponse``), a response body with a
-    /// `Content-Length` over this, or of unknown length (chunked or close-delimited) and not already complete
-    /// within this size when its head arrives, is returned as a stream read lazily from the upstream connection.
-    /// Default 64 KiB.
+    /// `Content-Length` over this, or of unknown length (chunked or close-delimited) that grows past this size, is
+    /// returned as a stream read lazily from the upstream connection (a smaller unknown-length body is buffered
+    /// and sent on with `Content-Length`, as before). Default 64 KiB.
     public var streamResponsesOver: Int
 
     public init(

@@ -47,13 +47,13 @@ final class RequestBodyStream: HTTPBodyStream {
 
     init(
         decoder: consuming HTTPRequestDecoder, prefix: [UInt8], head: RequestHead, socket: AsyncSocket,
-        configuration: ServerConfiguration
+        configuration: ServerConfiguration, needsContinue: Bool
     ) {
         if case .contentLength(let length) = head.framing { self.length = length } else { self.length = nil }
         self.socket = socket
         self.bodyTimeout = configuration.bodyTimeout
         self.writeTimeout = configuration.writeTimeout
-        self.state = Mutex(State(decoder: decoder, prefix: prefix, needsContinue: head.expectsContinue))
+        self.state = Mutex(State(decoder: decoder, prefix: prefix, needsContinue: needsContinue))
     }
 
     func next() async throws -> [UInt8]? {

@@ -15,10 +15,10 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: Duration
     /// How long a client may leave its receive window full while a response is written (a client that stops reading).
     public var writeTimeout: Duration
-    /// Request bodies larger than this (by `Content-Length`), and chunked bodies that have not fully arrived with
-    /// their head or exceed it, are handed to a handler that accepts them (``HTTPHandler/acceptsStreamedBody(for:)``)
-    /// as a stream while they arrive instead of being buffered first. The body limit (413) and body timeout (408)
-    /// still apply while streaming. Default 64 KiB.
+    /// Request bodies larger than this (by `Content-Length`), and chunked bodies once they grow past it, are
+    /// handed to a handler that accepts them (``HTTPHandler/acceptsStreamedBody(for:)``) as a stream while they
+    /// arrive instead of being buffered first. The body limit (413) and body timeout (408) still apply while
+    /// streaming. Default 64 KiB.
     public var streamBodiesOver: Int
     /// Connections beyond this are answered `503` with `Retry-After: 1` and closed.
     public var maxConnections: Int

@@ -49,8 +49,10 @@ final class ServerConnection: Sendable {
             let response: GatewayResponse
             var bodyComplete = true
             if streamed {
+                // A chunked body is streamed only after some of it arrived: `100 Continue` was sent here if due.
                 let stream = RequestBodyStream(
-                    decoder: decoder, prefix: body, head: head, socket: socket, configuration: configuration)
+                    decoder: decoder, prefix: body, head: head, socket: socket, configuration: configuration,
+                    needsContinue: head.expectsContinue && head.framing != .chunked)
                 decoder = HTTPRequestDecoder(limits: configuration.limits)  // the stream holds the only copy
                 request.body = []
                 request.bodyStream = stream
@@ -103,8 +105,9 @@ final class ServerConnection: Sendable {
     /// timeout, bad input; an error response has been written where one is due).
     ///
     /// A body is streamed when the handler accepts it (``HTTPHandler/acceptsStreamedBody(for:)``) and its
-    /// `Content-Length` is over ``ServerConfiguration/streamBodiesOver``, or it is chunked (RFC 9112 §7.1) and
-    /// either grows past that size or has not fully arrived with the head.
+    /// `Content-Length` is over ``ServerConfiguration/streamBodiesOver`` (decided at the head, before any
+    /// `100 Continue`), or it is chunked (RFC 9112 §7.1) and grows past that size (a smaller one is buffered
+    /// exactly as before).
     private func readRequest(_ decoder: inout HTTPRequestDecoder) async -> (RequestHead, [UInt8], streamed: Bool)? {
         var head: RequestHead?
         var body: [UInt8] = []
@@ -136,8 +139,6 @@ final class ServerConnection: Sendable {
                 await fail(status: error.status, detail: error.reason)
                 return nil
             }
-            // A chunked body that did not arrive with its head is streamed rather than waited for.
-            if streamable, let head { return (head, body, true) }
             // RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` waits for this before the body.
             if let head, head.expectsContinue, !sentContinue {
                 sentContinue = true
