@@ -20,7 +20,8 @@ import Synchronization
 ///
 /// - **Covered requests.** By default `POST` and `PATCH` (draft §1); per-path ``IdempotencyConfiguration/Route``s
 ///   override methods, whether a key is required, the TTL and the lease (longest prefix wins). Other requests are
-///   forwarded untouched, even with a key (outcome `passthrough`).
+///   forwarded untouched, even with a key (outcome `passthrough`): their bodies may be streamed both ways
+///   (``acceptsStreamedBody(for:)``, ``GatewayRequest/allowsStreamedResponse``), since nothing here reads them.
 /// - **Key.** See ``IdempotencyKey``: the draft's sf-string or a bare visible-ASCII token, 1–255 characters;
 ///   invalid or repeated → `400` (`invalid_key`). Missing → `400` when the route requires a key (`missing_key`,
 ///   draft §2.7), else forwarded without idempotency (`passthrough`). The header is forwarded to the backend
@@ -57,7 +58,8 @@ import Synchronization
 ///   the record lives; at least once after a lease ran out without a response.
 /// - **Expiry.** Completed records live for the TTL (default 24 h), then the key behaves as new. A background
 ///   sweep deletes expired records in small batches every ``IdempotencyConfiguration/sweepInterval``.
-/// - **Size limits.** Request bodies over the server's limit get `413` before reaching the engine. A response
+/// - **Size limits.** Request bodies over the server's limit get `413` before reaching the engine. A request under
+///   a key is buffered whole and its backend is asked for a whole response (never a stream). A response
 ///   body over ``IdempotencyConfiguration/maxStoredResponseBytes`` reaches its client in full, but only its
 ///   status and headers are stored: a retry gets them with an empty body, `Idempotent-Replayed: true` and
 ///   `Idempotent-Replay-Body: omitted` (no `Content-Type`/`Content-Encoding`), and the backend never runs twice.
