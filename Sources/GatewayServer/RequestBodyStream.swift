@@ -138,6 +138,11 @@ final class RequestBodyStream: HTTPBodyStream {
     func detach() -> (decoder: HTTPRequestDecoder, complete: Bool, failure: Failure?) {
         state.withLock { state in
             state.detached = true
+            if !state.complete, state.failure == nil, state.prefix.isEmpty {
+                // A handler that read exactly the announced length may not have asked for the end: it may already
+                // be decodable without waiting (anything else unread means the body is incomplete).
+                if case .end? = try? state.decoder.next() { state.complete = true }
+            }
             let decoder = state.decoder
             state.decoder = HTTPRequestDecoder(limits: HTTPLimits())
             return (decoder, state.complete && state.prefix.isEmpty, state.failure)
