@@ -7,6 +7,10 @@ import HTTPTypes
 /// Added towards the upstream: `X-Forwarded-For` (appended), `X-Forwarded-Proto`, and `Forwarded`
 /// (RFC 7239, appended). `Host` is preserved. Errors are ``UpstreamError``s: `502` when unreachable or broken,
 /// `504` on timeout.
+///
+/// Nothing here needs a whole body: a streamed request body is forwarded as it arrives, and when the request
+/// ``GatewayRequest/allowsStreamedResponse`` a large or unknown-length response body is relayed as it arrives
+/// (``UpstreamClient``).
 public struct ReverseProxyBackend: HTTPHandler {
     public let client: UpstreamClient
 
@@ -41,8 +45,13 @@ public struct ReverseProxyBackend: HTTPHandler {
         }
         let base = client.configuration.basePath
         if !base.isEmpty, let path = head.path { head.path = base + path }
-        return try await client.send(head, body: request.body, deadline: request.upstreamDeadline)
+        return try await client.send(
+            head, body: request.body, bodyStream: request.bodyStream, deadline: request.upstreamDeadline,
+            streamResponse: request.allowsStreamedResponse)
     }
+
+    /// Always: request bodies are forwarded as they arrive.
+    public func acceptsStreamedBody(for head: HTTPRequest) -> Bool { true }
 
     /// `for=…;proto=…;host=…` (RFC 7239 §4; IPv6 addresses quoted and bracketed, §6).
     private func forwardedElement(for request: GatewayRequest) -> String {

@@ -8,6 +8,11 @@ import HTTPTypes
 /// It reuses the gateway's own codec (``HTTPEncoder``, ``HTTPResponseDecoder``). A request is retried on a fresh
 /// connection only when nothing of it was sent: the pooled connection turned out to be closed by the upstream
 /// before the first byte went out. Once any byte was sent, a failure is ``UpstreamError/failed(_:)``.
+///
+/// Bodies are buffered unless streaming is asked for: a request body given as a stream is sent as it is read
+/// (`Content-Length` when its length is known, chunked otherwise), and with `streamResponse` a large or
+/// unknown-length response body comes back as a stream read lazily from the connection
+/// (``UpstreamConfiguration/streamResponsesOver``).
 public final class UpstreamClient: Sendable {
     public let configuration: UpstreamConfiguration
     /// One pool per event loop: a request reuses connections of the loop it runs on, so upstream events
@@ -25,11 +30,21 @@ public final class UpstreamClient: Sendable {
         }
     }
 
-    /// Sends `head` with `body` and returns the complete response.
-    /// - Parameter deadline: when to give up waiting for the response (default: now + response timeout).
-    public func send(_ head: HTTPRequest, body: [UInt8], deadline: ContinuousClock.Instant? = nil)
-        async throws(UpstreamError) -> GatewayResponse
-    {
+    /// Sends `head` with `body` (or `bodyStream`) and returns the response.
+    /// - Parameters:
+    ///   - bodyStream: when set, the body is read from it and sent as it arrives (`body` is ignored); a failure to
+    ///     read it closes the upstream connection mid-request and throws ``UpstreamError/failed(_:)``.
+    ///   - deadline: when to give up waiting for the response (default: the response timeout, counted from the
+    ///     start, or for a streamed request body from the moment it was sent completely).
+    ///   - streamResponse: whether a large or unknown-length response body may be returned as a
+    ///     ``GatewayResponse/bodyStream`` instead of being buffered.
+    public func send(
+        _ head: HTTPRequest, body: [UInt8], bodyStream: (any HTTPBodyStream)? = nil,
+        deadline: ContinuousClock.Instant? = nil, streamResponse: Bool = false
+    ) async throws(UpstreamError) -> GatewayResponse {
+        if let bodyStream {
+            return try await send(head, streaming: bodyStream, deadline: deadline, streamResponse: streamResponse)
+        }
         let deadline = deadline ?? .now + configuration.responseTimeout
         var message: [UInt8] = []
         message.reserveCapacity(512 + (body.count <= 65536 ? body.count : 0))
@@ -62,8 +77,81 @@ public final class UpstreamClient: Sendable {
                 socket.close()
                 throw .failed("sending the request: \(error)")
             }
-            return try await readResponse(on: socket, method: head.method, deadline: deadline)
+            return try await readResponse(
+                on: socket, method: head.method, deadline: deadline, streamResponse: streamResponse)
         }
+    }
+
+    /// Sends `head`, then the body as `stream` yields it. The head goes out alone first, so a dead pooled
+    /// connection is still detected before anything was sent (and before the stream was read): only then is the
+    /// request retried on a fresh connection.
+    private func send(
+        _ head: HTTPRequest, streaming stream: any HTTPBodyStream, deadline: ContinuousClock.Instant?,
+        streamResponse: Bool
+    ) async throws(UpstreamError) -> GatewayResponse {
+        let length = stream.length
+        var message: [UInt8] = []
+        message.reserveCapacity(512)
+        // RFC 9112 §6.2 when the client gave a length, else the chunked coding (RFC 9112 §7.1).
+        HTTPEncoder.encodeRequestHead(head, contentLength: length, chunked: length == nil, into: &message)
+        let stall = configuration.responseTimeout
+        var socket: AsyncSocket
+        while true {
+            let (candidate, reused) = try await connection()
+            let first: Result<IOResult<Int>, SocketError> = message.withUnsafeBytes { bytes in
+                Result { () throws(SocketError) in try candidate.socket.write(bytes.baseAddress!, count: bytes.count) }
+            }
+            var written = 0
+            switch first {
+            case .success(.done(let count)): written = count
+            case .success(.wouldBlock): written = 0
+            case .failure(let error):
+                candidate.close()
+                if reused, error.isDisconnection { continue }
+                throw .unreachable("send failed: \(error)")
+            }
+            if written < message.count {
+                do {
+                    try await candidate.write(Array(message[written...]), stallTimeout: stall)
+                } catch {
+                    candidate.close()
+                    throw .failed("sending the request: \(error)")
+                }
+            }
+            socket = candidate
+            break
+        }
+        var sent = 0
+        do {
+            while let piece = try await stream.next() {
+                sent += piece.count
+                if let length, sent > length { throw UpstreamError.failed("the request body is longer than its length") }
+                if length == nil {
+                    var chunk: [UInt8] = []
+                    chunk.reserveCapacity(piece.count + 20)
+                    HTTPEncoder.encodeChunk(piece, into: &chunk)
+                    try await socket.write(chunk, stallTimeout: stall)
+                } else {
+                    try await socket.write(piece, stallTimeout: stall)
+                }
+            }
+            if let length, sent != length { throw UpstreamError.failed("the request body is shorter than its length") }
+            if length == nil {
+                var last: [UInt8] = []
+                HTTPEncoder.encodeLastChunk(into: &last)
+                try await socket.write(last, stallTimeout: stall)
+            }
+        } catch {
+            // The upstream got an incomplete request: this connection can never be reused.
+            socket.close()
+            stream.cancel()
+            if let error = error as? UpstreamError { throw error }
+            if error is SocketError { throw .failed("sending the request body: \(error)") }
+            throw .failed("reading the request body from the client: \(error)")
+        }
+        return try await readResponse(
+            on: socket, method: head.method, deadline: deadline ?? .now + configuration.responseTimeout,
+            streamResponse: streamResponse)
     }
 
     /// Closes idle pooled connections.
@@ -84,14 +172,17 @@ public final class UpstreamClient: Sendable {
         }
     }
 
-    private func readResponse(on socket: AsyncSocket, method: HTTPRequest.Method, deadline: ContinuousClock.Instant)
-        async throws(UpstreamError) -> GatewayResponse
-    {
+    private func readResponse(
+        on socket: AsyncSocket, method: HTTPRequest.Method, deadline: ContinuousClock.Instant, streamResponse: Bool
+    ) async throws(UpstreamError) -> GatewayResponse {
         var decoder = HTTPResponseDecoder()
         decoder.expectResponse(to: method)
         var head: ResponseHead?
         var body: [UInt8] = []
         var eof = false
+        // An unknown-length body (chunked or close-delimited) is buffered as before while it stays within the
+        // streaming size, and streamed from the moment it grows past it.
+        var probing = false
         while true {
             do throws(HTTPParseError) {
                 while let event = eof ? try decoder.finish() : try decoder.next() {
@@ -101,13 +192,21 @@ public final class UpstreamClient: Sendable {
                     case .head(let parsed):
                         head = parsed
                         if case .contentLength(let length) = parsed.framing {
+                            if streamResponse, length > configuration.streamResponsesOver {
+                                return streamed(parsed, prefix: [], decoder: decoder, socket: socket)
+                            }
                             guard length <= configuration.maxResponseBodySize else {
                                 throw HTTPParseError(status: 502, reason: "response body of \(length) bytes exceeds the limit")
                             }
                             body.reserveCapacity(length)
+                        } else if streamResponse, !eof, parsed.framing == .chunked || parsed.framing == .untilClose {
+                            probing = true
                         }
                     case .body(let chunk):
                         if body.isEmpty { body = chunk } else { body.append(contentsOf: chunk) }
+                        if probing, body.count > configuration.streamResponsesOver, let head {
+                            return streamed(head, prefix: body, decoder: decoder, socket: socket)
+                        }
                         guard body.count <= configuration.maxResponseBodySize else {
                             throw HTTPParseError(status: 502, reason: "response body exceeds \(configuration.maxResponseBodySize) bytes")
                         }
@@ -145,6 +244,18 @@ public final class UpstreamClient: Sendable {
 }
 
 extension UpstreamClient {
+    /// A response whose body is read from `socket` as the consumer asks for it (hop-by-hop fields removed).
+    private func streamed(
+        _ head: ResponseHead, prefix: [UInt8], decoder: consuming HTTPResponseDecoder, socket: AsyncSocket
+    ) -> GatewayResponse {
+        var response = head.response
+        HopByHopHeaders.remove(from: &response.headerFields)
+        let stream = UpstreamBodyStream(
+            socket: socket, decoder: decoder, head: head, prefix: prefix,
+            pool: pools[socket.loop.index % pools.count], stallTimeout: configuration.responseTimeout)
+        return GatewayResponse(head: response, bodyStream: stream)
+    }
+
     /// True when a TCP connection to the upstream can be opened within the connect timeout (readiness probe).
     public func isReachable() async -> Bool {
         do {

@@ -14,8 +14,14 @@ public struct UpstreamConfiguration: Sendable {
     public var maxIdleConnections: Int
     /// Idle connections older than this are not reused (upstreams close idle connections on their own timer).
     public var idleConnectionTimeout: Duration
-    /// Largest response body accepted from the upstream (it is buffered); larger → `502`.
+    /// Largest response body accepted from the upstream when it is buffered; larger → `502`. A streamed
+    /// response (see ``streamResponsesOver``) is not limited: it is never held whole.
     public var maxResponseBodySize: Int
+    /// When the request allows it (``GatewayRequest/allowsStreamedResponse``), a response body with a
+    /// `Content-Length` over this, or of unknown length (chunked or close-delimited) that grows past this size, is
+    /// returned as a stream read lazily from the upstream connection (a smaller unknown-length body is buffered
+    /// and sent on with `Content-Length`, as before). Default 64 KiB.
+    public var streamResponsesOver: Int
 
     public init(
         address: SocketAddress,
@@ -24,7 +30,8 @@ public struct UpstreamConfiguration: Sendable {
         responseTimeout: Duration = .seconds(30),
         maxIdleConnections: Int = 64,
         idleConnectionTimeout: Duration = .seconds(30),
-        maxResponseBodySize: Int = 256 * 1024 * 1024
+        maxResponseBodySize: Int = 256 * 1024 * 1024,
+        streamResponsesOver: Int = 64 * 1024
     ) {
         self.address = address
         self.basePath = basePath
@@ -33,6 +40,7 @@ public struct UpstreamConfiguration: Sendable {
         self.maxIdleConnections = maxIdleConnections
         self.idleConnectionTimeout = idleConnectionTimeout
         self.maxResponseBodySize = maxResponseBodySize
+        self.streamResponsesOver = streamResponsesOver
     }
 
     /// Parses `http://host[:port][/base-path]`. Only `http` is supported (no TLS).

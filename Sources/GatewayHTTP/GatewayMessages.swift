@@ -16,13 +16,25 @@ public struct ConnectionInfo: Sendable, Hashable {
     }
 }
 
-/// A complete request as the server hands it to a handler: the head in swift-http-types form and the body.
+/// A request as the server hands it to a handler: the head in swift-http-types form and the body.
 ///
 /// `head.authority` holds the `Host` header (RFC 9112 §3.2); `head.path` holds the request target in origin form
 /// (for an absolute-form target, `scheme` and `authority` come from the target).
+///
+/// The body is either buffered in ``body`` (the usual case) or, for a large or chunked body that the handler
+/// accepted streamed (``HTTPHandler/acceptsStreamedBody(for:)``), readable from ``bodyStream`` while ``body`` is
+/// empty.
 public struct GatewayRequest: Sendable {
     public var head: HTTPRequest
+    /// The whole body, unless it is streamed (then empty).
     public var body: [UInt8]
+    /// The body still arriving from the client, read piece by piece; nil when the body is in ``body``. Only a
+    /// handler that said yes to ``HTTPHandler/acceptsStreamedBody(for:)`` for this head gets one.
+    public var bodyStream: (any HTTPBodyStream)?
+    /// Whether the caller can write a response whose body is a ``GatewayResponse/bodyStream`` (default false).
+    /// The server sets it on every request it hands out; a handler that needs the whole response of the handler
+    /// it calls (the idempotency engine, to record it) clears it, and a backend must then buffer the body.
+    public var allowsStreamedResponse: Bool
     public var connection: ConnectionInfo
     /// When set, a backend waits for the upstream's response until this instant instead of its own response
     /// timeout. The idempotency engine sets it to the end of the key's lease, so a slow upstream's answer can
@@ -35,21 +47,31 @@ public struct GatewayRequest: Sendable {
 
     public init(
         head: HTTPRequest, body: [UInt8] = [], connection: ConnectionInfo = ConnectionInfo(),
-        upstreamDeadline: ContinuousClock.Instant? = nil, executor: (any TaskExecutor)? = nil
+        upstreamDeadline: ContinuousClock.Instant? = nil, executor: (any TaskExecutor)? = nil,
+        bodyStream: (any HTTPBodyStream)? = nil, allowsStreamedResponse: Bool = false
     ) {
         self.head = head
         self.body = body
+        self.bodyStream = bodyStream
+        self.allowsStreamedResponse = allowsStreamedResponse
         self.connection = connection
         self.upstreamDeadline = upstreamDeadline
         self.executor = executor
     }
 }
 
-/// A complete response: status, header fields and body. Framing headers (`Content-Length`,
-/// `Transfer-Encoding`) are recomputed by the server when it writes the response.
+/// A response: status, header fields and body. Framing headers (`Content-Length`, `Transfer-Encoding`) are
+/// recomputed by the server when it writes the response.
+///
+/// The body is either buffered in ``body`` or, when ``bodyStream`` is set (only in answer to a request that
+/// ``GatewayRequest/allowsStreamedResponse``), read from the stream as it is written: with `Content-Length` when
+/// the stream knows its length, else chunked to an HTTP/1.1 client and close-delimited to an HTTP/1.0 one.
 public struct GatewayResponse: Sendable {
     public var head: HTTPResponse
+    /// The whole body, unless it is streamed (then empty).
     public var body: [UInt8]
+    /// The body read piece by piece while it is written to the client; nil when the body is in ``body``.
+    public var bodyStream: (any HTTPBodyStream)?
 
     public init(head: HTTPResponse, body: [UInt8] = []) {
         self.head = head
@@ -60,6 +82,46 @@ public struct GatewayResponse: Sendable {
         self.head = HTTPResponse(status: status, headerFields: headerFields)
         self.body = body
     }
+
+    /// A response whose body is streamed (``body`` stays empty).
+    public init(head: HTTPResponse, bodyStream: any HTTPBodyStream) {
+        self.head = head
+        self.body = []
+        self.bodyStream = bodyStream
+    }
+}
+
+/// A message body read piece by piece instead of held in memory: a large or chunked request body still arriving
+/// from the client, or an upstream's large or unknown-length response body.
+///
+/// Single pass and single consumer: call ``next()`` until it returns nil. A consumer that stops before the end
+/// (or gives up after an error) calls ``cancel()``, which releases the source: the connection the body comes
+/// from is closed, never reused, since its framing position is lost.
+public protocol HTTPBodyStream: Sendable {
+    /// The body's total size in bytes when known in advance (`Content-Length`), nil otherwise.
+    var length: Int? { get }
+    /// The next piece of the body (never empty), or nil once the body is complete. Throws when the body cannot
+    /// be read completely: the peer closed or stalled, a size limit was hit, or the framing was invalid.
+    func next() async throws -> [UInt8]?
+    /// Stops reading before the end and releases the source. Idempotent; a no-op after the end.
+    func cancel()
+}
+
+extension HTTPBodyStream {
+    /// Reads the rest of the body into memory (for a consumer that needs it whole after all).
+    public func collect() async throws -> [UInt8] {
+        var body: [UInt8] = []
+        if let length { body.reserveCapacity(length) }
+        do {
+            while let piece = try await next() {
+                if body.isEmpty { body = piece } else { body.append(contentsOf: piece) }
+            }
+        } catch {
+            cancel()
+            throw error
+        }
+        return body
+    }
 }
 
 /// Anything that turns a request into a response: the idempotency engine, a backend, a test's closure.
@@ -67,6 +129,15 @@ public struct GatewayResponse: Sendable {
 /// Errors thrown here become `500 Internal Server Error` (or the status of an ``HTTPResponseError``).
 public protocol HTTPHandler: Sendable {
     func handle(_ request: GatewayRequest) async throws -> GatewayResponse
+
+    /// Whether the handler takes this request's body as a ``GatewayRequest/bodyStream`` when it is large or
+    /// chunked, instead of the server buffering it first. Asked once the head is parsed, only for such bodies.
+    /// Default: false (the body arrives whole in ``GatewayRequest/body``).
+    func acceptsStreamedBody(for head: HTTPRequest) -> Bool
+}
+
+extension HTTPHandler {
+    public func acceptsStreamedBody(for head: HTTPRequest) -> Bool { false }
 }
 
 /// An error that knows which response it should become.

@@ -15,6 +15,11 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: Duration
     /// How long a client may leave its receive window full while a response is written (a client that stops reading).
     public var writeTimeout: Duration
+    /// Request bodies larger than this (by `Content-Length`), and chunked bodies once they grow past it, are
+    /// handed to a handler that accepts them (``HTTPHandler/acceptsStreamedBody(for:)``) as a stream while they
+    /// arrive instead of being buffered first. The body limit (413) and body timeout (408) still apply while
+    /// streaming. Default 64 KiB.
+    public var streamBodiesOver: Int
     /// Connections beyond this are answered `503` with `Retry-After: 1` and closed.
     public var maxConnections: Int
     /// `listen(2)` backlog.
@@ -28,7 +33,8 @@ public struct ServerConfiguration: Sendable {
         idleTimeout: Duration = .seconds(60),
         writeTimeout: Duration = .seconds(30),
         maxConnections: Int = 4096,
-        backlog: Int32 = 1024
+        backlog: Int32 = 1024,
+        streamBodiesOver: Int = 64 * 1024
     ) {
         self.address = address
         self.limits = limits
@@ -38,5 +44,6 @@ public struct ServerConfiguration: Sendable {
         self.writeTimeout = writeTimeout
         self.maxConnections = maxConnections
         self.backlog = backlog
+        self.streamBodiesOver = streamBodiesOver
     }
 }

@@ -6,6 +6,10 @@ import Synchronization
 
 /// One client connection: reads requests in order, answers each, and keeps the connection alive as
 /// RFC 9112 §9.3 allows. Runs as a single task; all socket waits are non-blocking (``AsyncSocket``).
+///
+/// Bodies are buffered, except a large or chunked request body the handler accepts streamed
+/// (``RequestBodyStream``, read in this same task while the handler runs) and a response with a
+/// ``GatewayResponse/bodyStream`` (written as it is read).
 final class ServerConnection: Sendable {
     private let socket: AsyncSocket
     private unowned let server: HTTPServer
@@ -37,14 +41,41 @@ final class ServerConnection: Sendable {
         var decoder = HTTPRequestDecoder(limits: configuration.limits)
         let connectionInfo = ConnectionInfo(remoteAddress: socket.peer?.host ?? "")
         while true {
-            guard let (head, body) = await readRequest(&decoder) else { return }
+            guard let (head, body, streamed) = await readRequest(&decoder) else { return }
             var info = connectionInfo
             info.version = head.version
-            let request = GatewayRequest(head: head.request, body: body, connection: info, executor: socket.loop)
-            let response = await respond(to: request)
-            let keepAlive = head.keepAlive && !server.isShuttingDown
+            var request = GatewayRequest(
+                head: head.request, body: body, connection: info, executor: socket.loop, allowsStreamedResponse: true)
+            let response: GatewayResponse
+            var bodyComplete = true
+            if streamed {
+                // A chunked body is streamed only after some of it arrived: `100 Continue` was sent here if due.
+                let stream = RequestBodyStream(
+                    decoder: decoder, prefix: body, head: head, socket: socket, configuration: configuration,
+                    needsContinue: head.expectsContinue && head.framing != .chunked)
+                decoder = HTTPRequestDecoder(limits: configuration.limits)  // the stream holds the only copy
+                request.body = []
+                request.bodyStream = stream
+                response = await respond(to: request)
+                let loan = stream.detach()
+                decoder = loan.decoder
+                if let failure = loan.failure {
+                    response.bodyStream?.cancel()
+                    if case .rejected(let status, let reason) = failure { await fail(status: status, detail: reason) }
+                    return
+                }
+                // An unread rest of the body would be taken for the next request: close after this response.
+                bodyComplete = loan.complete
+            } else {
+                response = await respond(to: request)
+            }
+            var keepAlive = head.keepAlive && !server.isShuttingDown && bodyComplete
             do {
-                try await write(response, for: head, keepAlive: keepAlive)
+                if let stream = response.bodyStream {
+                    keepAlive = try await writeStreamed(response, stream, for: head, keepAlive: keepAlive)
+                } else {
+                    try await write(response, for: head, keepAlive: keepAlive)
+                }
             } catch {
                 logger.debug("write failed", metadata: ["error": "\(error)"])
                 return
@@ -69,12 +100,19 @@ final class ServerConnection: Sendable {
         }
     }
 
-    /// Reads one complete request. Returns nil when the connection should close (EOF, timeout, bad input; an
-    /// error response has been written where one is due).
-    private func readRequest(_ decoder: inout HTTPRequestDecoder) async -> (RequestHead, [UInt8])? {
+    /// Reads one complete request, or a head whose body is to be streamed (`streamed`; the body bytes decoded so
+    /// far are returned, the rest is still in `decoder`). Returns nil when the connection should close (EOF,
+    /// timeout, bad input; an error response has been written where one is due).
+    ///
+    /// A body is streamed when the handler accepts it (``HTTPHandler/acceptsStreamedBody(for:)``) and its
+    /// `Content-Length` is over ``ServerConfiguration/streamBodiesOver`` (decided at the head, before any
+    /// `100 Continue`), or it is chunked (RFC 9112 §7.1) and grows past that size (a smaller one is buffered
+    /// exactly as before).
+    private func readRequest(_ decoder: inout HTTPRequestDecoder) async -> (RequestHead, [UInt8], streamed: Bool)? {
         var head: RequestHead?
         var body: [UInt8] = []
         var sentContinue = false
+        var streamable = false
         var headerDeadline: ContinuousClock.Instant? = decoder.isIdle ? nil : .now + configuration.headerTimeout
         while true {
             do throws(HTTPParseError) {
@@ -82,11 +120,19 @@ final class ServerConnection: Sendable {
                     switch event {
                     case .head(let parsed):
                         head = parsed
-                        if case .contentLength(let length) = parsed.framing { body.reserveCapacity(length) }
+                        if case .contentLength(let length) = parsed.framing {
+                            if length > configuration.streamBodiesOver, handler.acceptsStreamedBody(for: parsed.request) {
+                                return (parsed, [], true)
+                            }
+                            body.reserveCapacity(length)
+                        } else if parsed.framing == .chunked {
+                            streamable = handler.acceptsStreamedBody(for: parsed.request)
+                        }
                     case .body(let chunk):
                         if body.isEmpty { body = chunk } else { body.append(contentsOf: chunk) }
+                        if streamable, body.count > configuration.streamBodiesOver, let head { return (head, body, true) }
                     case .end:
-                        if let head { return (head, body) }
+                        if let head { return (head, body, false) }
                     }
                 }
             } catch {
@@ -191,4 +237,72 @@ final class ServerConnection: Sendable {
             if sendBody { try await socket.write(response.body, stallTimeout: stall) }
         }
     }
+
+    /// Writes a response whose body is a stream, piece by piece as it is read (the head goes out first):
+    /// `Content-Length` when the stream knows its length (RFC 9112 §6.2), else chunked to an HTTP/1.1 client
+    /// (RFC 9112 §7.1), else close-delimited to an HTTP/1.0 client (RFC 9112 §6.3 rule 8, `Connection: close`).
+    /// HEAD, 1xx, 204 and 304 responses have no body (RFC 9112 §6.3): the stream is cancelled unread.
+    ///
+    /// Returns whether the connection stays open. Throws when the socket or the stream fails; once the head is
+    /// out the client can no longer be told, so the caller closes the connection (a chunked body then lacks its
+    /// last chunk, a sized one its last bytes: the client sees the message is incomplete).
+    private func writeStreamed(
+        _ response: GatewayResponse, _ stream: any HTTPBodyStream, for head: RequestHead, keepAlive: Bool
+    ) async throws -> Bool {
+        let status = response.head.status.code
+        let bodyless = status < 200 || status == 204 || status == 304
+        var responseHead = response.head
+        if responseHead.headerFields[.date] == nil { responseHead.headerFields[.date] = DateHeader.now() }
+        let stall = configuration.writeTimeout
+        var buffer: [UInt8] = []
+        if bodyless || head.request.method == .head {
+            stream.cancel()
+            // RFC 9110 §9.3.2: a HEAD response carries the length a GET would have had, when known.
+            let contentLength =
+                bodyless ? nil : response.head.headerFields[.contentLength].flatMap { Int($0) } ?? stream.length
+            HTTPEncoder.encodeResponseHead(
+                responseHead, version: head.version, contentLength: contentLength, chunked: false,
+                keepAlive: keepAlive, into: &buffer)
+            try await socket.write(buffer, stallTimeout: stall)
+            return keepAlive
+        }
+        let length = stream.length
+        let chunked = length == nil && head.version == .http1_1
+        let keepAlive = keepAlive && (length != nil || chunked)
+        HTTPEncoder.encodeResponseHead(
+            responseHead, version: head.version, contentLength: length, chunked: chunked, keepAlive: keepAlive,
+            into: &buffer)
+        do {
+            try await socket.write(buffer, stallTimeout: stall)
+            var sent = 0
+            while let piece = try await stream.next() {
+                sent += piece.count
+                if let length, sent > length { throw StreamedResponseError.longerThanItsLength }
+                if chunked {
+                    var framed: [UInt8] = []
+                    framed.reserveCapacity(piece.count + 20)
+                    HTTPEncoder.encodeChunk(piece, into: &framed)
+                    try await socket.write(framed, stallTimeout: stall)
+                } else {
+                    try await socket.write(piece, stallTimeout: stall)
+                }
+            }
+            if let length, sent != length { throw StreamedResponseError.shorterThanItsLength }
+            if chunked {
+                var last: [UInt8] = []
+                HTTPEncoder.encodeLastChunk(into: &last)
+                try await socket.write(last, stallTimeout: stall)
+            }
+        } catch {
+            stream.cancel()
+            throw error
+        }
+        return keepAlive
+    }
+}
+
+/// A response body stream that did not deliver the length it announced.
+enum StreamedResponseError: Error {
+    case longerThanItsLength
+    case shorterThanItsLength
 }

@@ -20,7 +20,8 @@ import Synchronization
 ///
 /// - **Covered requests.** By default `POST` and `PATCH` (draft §1); per-path ``IdempotencyConfiguration/Route``s
 ///   override methods, whether a key is required, the TTL and the lease (longest prefix wins). Other requests are
-///   forwarded untouched, even with a key (outcome `passthrough`).
+///   forwarded untouched, even with a key (outcome `passthrough`): their bodies may be streamed both ways
+///   (``acceptsStreamedBody(for:)``, ``GatewayRequest/allowsStreamedResponse``), since nothing here reads them.
 /// - **Key.** See ``IdempotencyKey``: the draft's sf-string or a bare visible-ASCII token, 1–255 characters;
 ///   invalid or repeated → `400` (`invalid_key`). Missing → `400` when the route requires a key (`missing_key`,
 ///   draft §2.7), else forwarded without idempotency (`passthrough`). The header is forwarded to the backend
@@ -57,7 +58,8 @@ import Synchronization
 ///   the record lives; at least once after a lease ran out without a response.
 /// - **Expiry.** Completed records live for the TTL (default 24 h), then the key behaves as new. A background
 ///   sweep deletes expired records in small batches every ``IdempotencyConfiguration/sweepInterval``.
-/// - **Size limits.** Request bodies over the server's limit get `413` before reaching the engine. A response
+/// - **Size limits.** Request bodies over the server's limit get `413` before reaching the engine. A request under
+///   a key is buffered whole and its backend is asked for a whole response (never a stream). A response
 ///   body over ``IdempotencyConfiguration/maxStoredResponseBytes`` reaches its client in full, but only its
 ///   status and headers are stored: a retry gets them with an empty body, `Idempotent-Replayed: true` and
 ///   `Idempotent-Replay-Body: omitted` (no `Content-Type`/`Content-Encoding`), and the backend never runs twice.
@@ -239,6 +241,14 @@ public final class IdempotencyEngine: HTTPHandler {
         await process(request).0
     }
 
+    /// True exactly for requests forwarded without idempotency (`passthrough`) when the backend takes streamed
+    /// bodies: nothing here needs their body. A request under a key is buffered, since its body is fingerprinted
+    /// before the key is claimed.
+    public func acceptsStreamedBody(for head: HTTPRequest) -> Bool {
+        guard case .passthrough = admission(of: head) else { return false }
+        return next.acceptsStreamedBody(for: head)
+    }
+
     /// Handles one request and reports what was done with it.
     public func process(_ request: GatewayRequest) async -> (GatewayResponse, IdempotencyOutcome) {
         let result = await decide(request)
@@ -246,27 +256,58 @@ public final class IdempotencyEngine: HTTPHandler {
         return result
     }
 
+    /// What a request's head says about its handling, before anything else is looked at.
+    private enum Admission {
+        /// Not covered (method not covered on its route, or no key where the key is optional): forwarded as is.
+        case passthrough
+        case missingKey
+        case invalidKey(String)
+        case covered(IdempotencyKey, IdempotencyConfiguration.ResolvedRoute)
+    }
+
+    private func admission(of head: HTTPRequest) -> Admission {
+        let route = configuration.route(for: head.path ?? "/")
+        guard route.methods.contains(head.method) else { return .passthrough }
+        do {
+            guard let key = try IdempotencyKey.parse(head.headerFields, maxLength: configuration.maxKeyLength) else {
+                return route.requireKey ? .missingKey : .passthrough
+            }
+            return .covered(key, route)
+        } catch {
+            return .invalidKey(error.description)
+        }
+    }
+
     private func decide(_ request: GatewayRequest) async -> (GatewayResponse, IdempotencyOutcome) {
         let path = request.head.path ?? "/"
-        let route = configuration.route(for: path)
-        guard route.methods.contains(request.head.method) else {
-            return (await forwardWithoutIdempotency(request), .passthrough)
-        }
         let key: IdempotencyKey
-        do {
-            guard
-                let parsed = try IdempotencyKey.parse(request.head.headerFields, maxLength: configuration.maxKeyLength)
-            else {
-                guard route.requireKey else { return (await forwardWithoutIdempotency(request), .passthrough) }
-                let detail =
-                    "This operation is idempotent and it requires correct usage of Idempotency Key. "
-                    + "Send an Idempotency-Key header with a unique value, e.g. "
-                    + #"Idempotency-Key: "8e03978e-40d5-43e8-bc93-6894a57f9324"."#
-                return (problem(.missingKey, detail), .missingKey)
-            }
+        let route: IdempotencyConfiguration.ResolvedRoute
+        switch admission(of: request.head) {
+        case .passthrough:
+            // Streams (request and response body) go through untouched.
+            return (await forwardWithoutIdempotency(request), .passthrough)
+        case .missingKey:
+            let detail =
+                "This operation is idempotent and it requires correct usage of Idempotency Key. "
+                + "Send an Idempotency-Key header with a unique value, e.g. "
+                + #"Idempotency-Key: "8e03978e-40d5-43e8-bc93-6894a57f9324"."#
+            return (problem(.missingKey, detail), .missingKey)
+        case .invalidKey(let reason):
+            return (problem(.invalidKey, reason), .invalidKey)
+        case .covered(let parsed, let matched):
             key = parsed
-        } catch {
-            return (problem(.invalidKey, error.description), .invalidKey)
+            route = matched
+        }
+        var request = request
+        if let stream = request.bodyStream {
+            // Only a caller that ignored acceptsStreamedBody(for:) gets here: the fingerprint needs the whole body.
+            do {
+                request.body = try await stream.collect()
+                request.bodyStream = nil
+            } catch {
+                // Nothing was claimed nor forwarded.
+                return (ProblemDetails.response(status: 400, detail: "The request body could not be read."), .passthrough)
+            }
         }
 
         let recordKey = RecordKey(scope: scopeHasher.scope(of: request.head.headerFields), key: key.value)
@@ -345,6 +386,8 @@ public final class IdempotencyEngine: HTTPHandler {
     ) async -> (GatewayResponse, IdempotencyOutcome) {
         var upstreamRequest = request
         upstreamRequest.upstreamDeadline = ContinuousClock.now + lease
+        // The response is recorded: the backend must return it whole.
+        upstreamRequest.allowsStreamedResponse = false
         let waiter = UpstreamWaiter<(GatewayResponse, IdempotencyOutcome)>()
         changeInFlight(by: 1)
         // On the connection's event loop when there is one: the upstream socket's events then resume this task
@@ -375,9 +418,14 @@ public final class IdempotencyEngine: HTTPHandler {
         _ request: GatewayRequest, recordKey: RecordKey, owner: OwnerToken, fingerprint: [UInt8],
         ttlMilliseconds: Int64
     ) async -> (GatewayResponse, IdempotencyOutcome) {
-        let response: GatewayResponse
+        var response: GatewayResponse
         do {
             response = try await next.handle(request)
+            if let stream = response.bodyStream {
+                // A backend that streamed although asked not to: the recorder needs the whole body.
+                response.body = try await stream.collect()
+                response.bodyStream = nil
+            }
         } catch UpstreamError.unreachable(let reason) {
             // Nothing was sent: no side effect was possible, the key can be released.
             logger.warning(

@@ -63,6 +63,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var maxHeaderCount = 100
         /// `server.max-body-bytes`: largest request body in bytes (413 beyond). Default `8388608` (8MiB).
         public var maxBodyBytes = 8 << 20
+        /// `server.stream-bodies-over`: request and upstream response bodies larger than this (by
+        /// `Content-Length`, or chunked/close-delimited ones once they grow past it) are streamed through instead
+        /// of buffered when the request passes through without idempotency; requests under a key, and smaller
+        /// bodies, are buffered. Default `65536` (64KiB).
+        public var streamBodiesOver = 64 << 10
         /// `server.header-timeout`: time to receive a complete request head. Default `10s`.
         public var headerTimeout: Duration = .seconds(10)
         /// `server.body-timeout`: longest pause between two reads of a request body. Default `30s`.

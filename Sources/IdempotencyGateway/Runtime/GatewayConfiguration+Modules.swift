@@ -19,7 +19,8 @@ extension GatewayConfiguration {
             headerTimeout: server.headerTimeout,
             bodyTimeout: server.bodyTimeout,
             idleTimeout: server.idleTimeout,
-            maxConnections: server.maxConnections)
+            maxConnections: server.maxConnections,
+            streamBodiesOver: server.streamBodiesOver)
     }
 
     func upstreamConfiguration(_ endpoint: UpstreamEndpoint) throws(SocketError) -> GatewayBackends.UpstreamConfiguration {
@@ -28,7 +29,8 @@ extension GatewayConfiguration {
             basePath: endpoint.basePath,
             connectTimeout: upstream.connectTimeout,
             responseTimeout: upstream.timeout,
-            maxIdleConnections: upstream.maxIdleConnections)
+            maxIdleConnections: upstream.maxIdleConnections,
+            streamResponsesOver: server.streamBodiesOver)
     }
 
     var storeOptions: SQLiteKeyStore.Options {

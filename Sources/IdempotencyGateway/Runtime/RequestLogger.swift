@@ -42,6 +42,11 @@ struct RequestLogger: HTTPHandler {
         return answered
     }
 
+    /// The engine decides (streamed only when it forwards the request without idempotency).
+    func acceptsStreamedBody(for head: HTTPRequest) -> Bool {
+        engine.acceptsStreamedBody(for: head)
+    }
+
     /// A client's `X-Request-Id` is kept when it is short visible ASCII; otherwise a new one is made.
     static func requestID(from fields: HTTPFields) -> String {
         if let given = fields[.requestID], (1...128).contains(given.utf8.count),

@@ -9,6 +9,7 @@ import TestSupport
 
 @Suite("Reverse proxy: large bodies")
 struct ProxyLargeBodyTests {
+    /// 50 MB up and the same 50 MB back through the streaming proxy, checksummed at the upstream and the client.
     @Test func fiftyMegabytesBothWays() async throws {
         let size = 50 * 1024 * 1024
         let payload = patternBytes(size)
@@ -26,7 +27,8 @@ struct ProxyLargeBodyTests {
                 let client = try await gateway.connect()
                 let head = "PUT /blob HTTP/1.1\r\nHost: big.test\r\nContent-Type: application/octet-stream\r\nContent-Length: \(size)\r\n\r\n"
                 try await client.send(Array(head.utf8))
-                // Send while reading, as a real client would (the gateway answers only after the whole body).
+                // Send while reading, as a real client would. The gateway streams both ways (only the body limit
+                // is raised): the request body goes upstream as it arrives, the echo comes back as it arrives.
                 async let sent: Void = client.send(payload)
                 let response = try await client.readResponse(method: .put, timeout: .seconds(60))
                 try await sent

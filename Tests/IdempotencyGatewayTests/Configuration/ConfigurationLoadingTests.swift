@@ -44,6 +44,7 @@ struct ConfigurationLoadingTests {
                 "GATEWAY_UPSTREAM_URL": "http://127.0.0.1:3000",
                 "GATEWAY_ADMIN_LISTEN": "off",
                 "GATEWAY_SERVER_MAX_BODY_BYTES": "1MiB",
+                "GATEWAY_SERVER_STREAM_BODIES_OVER": "256KiB",
                 "GATEWAY_LOG_LEVEL": "debug",
                 "GATEWAY_LOG_FORMAT": "json",
             ],
@@ -54,6 +55,8 @@ struct ConfigurationLoadingTests {
         #expect(configuration.upstream.url?.address == HostPort(host: "127.0.0.1", port: 3000))
         #expect(configuration.admin.listen == nil)
         #expect(configuration.server.maxBodyBytes == 1 << 20)
+        #expect(configuration.server.streamBodiesOver == 256 << 10)
+        #expect(configuration.render().contains("  stream-bodies-over: 256KiB\n"))
         #expect(configuration.log.level == .debug)
         #expect(configuration.log.format == .json)
     }

@@ -1,0 +1,109 @@
+// Large bodies through the whole gateway: streamed when the engine passes the request through, buffered,
+// recorded and replayed when it carries an Idempotency-Key.
+import GatewayHTTP
+import GatewaySockets
+import IdempotencyGateway
+import Synchronization
+import TestSupport
+import Testing
+
+@Suite("Gateway: large bodies, streamed or buffered")
+struct GatewayStreamingTests {
+    /// An upstream that reports body progress to `progress` and answers every request with `responseSize` bytes
+    /// (a `Content-Length` response) whose first line is `<method> <body bytes> <Content-Length or -> <sum>`.
+    static func upstream(
+        responseSize: Int, progress: @escaping @Sendable (Int) -> Void = { _ in }
+    ) -> @Sendable (ScriptedConnection) async throws -> Void {
+        { connection in
+            var decoder = HTTPRequestDecoder(limits: HTTPLimits(maxBodySize: 64 << 20))
+            while true {
+                let head: RequestHead
+                let body: [UInt8]
+                do {
+                    (head, body) = try await readRequest(on: connection.socket, decoder: &decoder, progress: progress)
+                } catch {
+                    if decoder.isIdle { return }
+                    throw error
+                }
+                let sum = body.reduce(0) { $0 &+ Int($1) }
+                let line = "\(head.request.method.rawValue) \(body.count) \(head.request.headerFields[.contentLength] ?? "-") \(sum)\n"
+                let filler = [UInt8](repeating: UInt8(ascii: "."), count: max(0, responseSize - line.utf8.count))
+                try await connection.write(
+                    Array("HTTP/1.1 200 OK\r\nContent-Length: \(line.utf8.count + filler.count)\r\n\r\n\(line)".utf8) + filler)
+            }
+        }
+    }
+
+    static func configuration(in directory: ScratchDirectory, upstream: UInt16) -> GatewayConfiguration {
+        var configuration = GatewayConfiguration.forTesting(in: directory)
+        configuration.upstream.url = UpstreamEndpoint(parsing: "http://127.0.0.1:\(upstream)")
+        configuration.server.maxBodyBytes = 16 << 20
+        return configuration
+    }
+
+    static func bytes(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 11) } }
+
+    @Test("a passthrough PUT streams its body to the upstream while the client still sends, and the large answer back")
+    func passthroughStreams() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let size = 4 << 20
+        let payload = Self.bytes(size)
+        let received = Atomic<Int>(0)
+        let upstream = try ScriptedUpstream(
+            script: Self.upstream(responseSize: 2 << 20) { received.store($0, ordering: .relaxed) })
+        try await withGateway(Self.configuration(in: directory, upstream: upstream.port)) { gateway in
+            let client = try await TestClient.connect(port: gateway.port)
+            try await client.send("PUT /files/1 HTTP/1.1\r\nHost: g.test\r\nContent-Length: \(size)\r\n\r\n")
+            try await client.send(Array(payload[..<(1 << 20)]))
+            let arrivedEarly = await eventually(timeout: .seconds(10)) { received.load(ordering: .relaxed) >= 1 << 20 }
+            #expect(arrivedEarly, "the upstream saw \(received.load(ordering: .relaxed)) bytes")
+            try await client.send(Array(payload[(1 << 20)...]))
+            let response = try await client.readResponse(method: .put, timeout: .seconds(30))
+            #expect(response.status == 200)
+            #expect(response.body.count == 2 << 20)
+            #expect(response.text.hasPrefix("PUT \(size) \(size) \(payload.reduce(0) { $0 &+ Int($1) })\n"))
+            #expect(response.header("X-Request-Id") != nil, "the access log's handler still answers")
+        }
+        await upstream.stop()
+    }
+
+    @Test("a keyed POST with a large body is buffered, fingerprinted, recorded and replayed")
+    func keyedLargeBodyIsBuffered() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let size = 1 << 20
+        let payload = Self.bytes(size)
+        let received = Atomic<Int>(0)
+        let upstream = try ScriptedUpstream(
+            script: Self.upstream(responseSize: 1 << 20) { received.store($0, ordering: .relaxed) })
+        try await withGateway(Self.configuration(in: directory, upstream: upstream.port)) { gateway in
+            let head = "POST /orders HTTP/1.1\r\nHost: g.test\r\nIdempotency-Key: big-1\r\nContent-Length: \(size)\r\n\r\n"
+            let client = try await TestClient.connect(port: gateway.port)
+            try await client.send(head)
+            try await client.send(Array(payload[..<(size / 2)]))
+            try await Task.sleep(for: .milliseconds(300))
+            // Nothing reaches the upstream before the key is claimed, which needs the whole body's fingerprint.
+            #expect(received.load(ordering: .relaxed) == 0)
+            try await client.send(Array(payload[(size / 2)...]))
+            let first = try await client.readResponse(method: .post, timeout: .seconds(30))
+            #expect(first.status == 200)
+            #expect(first.body.count == 1 << 20)
+            #expect(first.text.hasPrefix("POST \(size) \(size) "))
+
+            let retry = try await TestClient.connect(port: gateway.port)
+            try await retry.send(Array(head.utf8) + payload)
+            let replay = try await retry.readResponse(method: .post, timeout: .seconds(30))
+            #expect(replay.header("Idempotent-Replayed") == "true")
+            #expect(replay.body == first.body)
+
+            // One byte different: the fingerprint covers the whole body.
+            var other = payload
+            other[size - 1] ^= 0xFF
+            try await retry.send(Array(head.utf8) + other)
+            #expect(try await retry.readResponse(method: .post, timeout: .seconds(30)).status == 422)
+            #expect(upstream.acceptedCount == 1)
+        }
+        await upstream.stop()
+    }
+}
