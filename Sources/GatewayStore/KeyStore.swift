@@ -77,7 +77,18 @@ public struct OwnerToken: Sendable, Hashable, CustomStringConvertible {
     /// never leave the process (they fence owners; they are not credentials).
     public static func random() -> OwnerToken {
         let n = counter.wrappingAdd(1, ordering: .relaxed).oldValue
-        return OwnerToken(rawValue: hex(mix(seed.0 &+ n)) + hex(mix(seed.1 &+ n)))
+        let high = mix(seed.0 &+ n)
+        let low = mix(seed.1 &+ n)
+        // 32 lower-case hex digits written in place (one allocation).
+        return OwnerToken(
+            rawValue: String(unsafeUninitializedCapacity: 32) { buffer in
+                for index in 0..<32 {
+                    let word = index < 16 ? high : low
+                    let nibble = UInt8(truncatingIfNeeded: word >> UInt64(60 - 4 * (index % 16))) & 0x0F
+                    buffer[index] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+                }
+                return 32
+            })
     }
 
     private static let seed: (UInt64, UInt64) = {
@@ -94,11 +105,6 @@ public struct OwnerToken: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { rawValue }
-
-    private static func hex(_ value: UInt64) -> String {
-        let s = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
-    }
 }
 
 /// A request to claim a key.

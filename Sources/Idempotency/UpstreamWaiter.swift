@@ -7,11 +7,12 @@ import Synchronization
 final class UpstreamWaiter<Value: Sendable>: Sendable {
     private enum State {
         case pending
-        case waiting(CheckedContinuation<Value?, Never>)
+        case waiting(UnsafeContinuation<Value?, Never>)
         case fulfilled(Value)
         case finished
     }
 
+    /// Unsafe continuations (no allocation per wait): the state machine resumes each exactly once.
     private let state = Mutex(State.pending)
 
     /// Hands the value to the waiter (or keeps it for a waiter still to come). Later calls are ignored.
@@ -24,7 +25,7 @@ final class UpstreamWaiter<Value: Sendable>: Sendable {
         let timer = TimeoutScheduler.shared.schedule(at: .now + timeout) { self.resume(with: nil) }
         defer { TimeoutScheduler.shared.cancel(timer) }
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Value?, Never>) in
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Value?, Never>) in
                 let ready: Value?? = state.withLock { state in
                     switch state {
                     case .pending:
@@ -46,7 +47,7 @@ final class UpstreamWaiter<Value: Sendable>: Sendable {
 
     /// Resumes the waiter with `value` (`nil`: timeout or cancellation), or records a value for later.
     private func resume(with value: Value?) {
-        let continuation: CheckedContinuation<Value?, Never>? = state.withLock { state in
+        let continuation: UnsafeContinuation<Value?, Never>? = state.withLock { state in
             switch state {
             case .pending:
                 if let value { state = .fulfilled(value) } else { state = .finished }

@@ -13,7 +13,9 @@ import Synchronization
 /// is rolled back, that caller gets its error, and the rest of the batch is retried in a fresh transaction; errors
 /// that concern the database (I/O, disk full, busy, corrupt) fail the whole batch at once.
 final class GroupCommitWriter: Sendable {
-    typealias Completion = CheckedContinuation<Result<WriteResult, KeyStoreError>, Never>
+    /// Unsafe (no allocation per write): each job is resumed exactly once, by the drain that ran its batch or by
+    /// `submit` when the writer is closed.
+    typealias Completion = UnsafeContinuation<Result<WriteResult, KeyStoreError>, Never>
 
     private struct Job: Sendable {
         var operation: WriteOperation
@@ -43,7 +45,7 @@ final class GroupCommitWriter: Sendable {
 
     /// Queues `operation` and returns its result once its batch has committed (or failed).
     func submit(_ operation: WriteOperation) async -> Result<WriteResult, KeyStoreError> {
-        await withCheckedContinuation { (continuation: Completion) in
+        await withUnsafeContinuation { (continuation: Completion) in
             let schedule = pending.withLock { (pending: inout Pending) -> Bool? in
                 if pending.closed { return nil }
                 pending.jobs.append(Job(operation: operation, continuation: continuation))

@@ -30,7 +30,8 @@ final class ConnectionWorker: Sendable {
     func run<Result: Sendable>(
         _ body: @escaping @Sendable (SQLiteConnection) throws(KeyStoreError) -> Result
     ) async throws(KeyStoreError) -> Result {
-        let result: Swift.Result<Result, KeyStoreError> = await withCheckedContinuation { continuation in
+        // Unsafe continuation (no allocation per read): the block below resumes it exactly once.
+        let result: Swift.Result<Result, KeyStoreError> = await withUnsafeContinuation { continuation in
             queue.async {
                 do throws(KeyStoreError) {
                     continuation.resume(returning: .success(try self.withConnection(body)))
