@@ -107,13 +107,25 @@ public protocol HTTPBodyStream: Sendable {
     func cancel()
 }
 
+/// A streamed body was longer than its reader would hold in memory.
+public struct HTTPBodyTooLarge: Error, Sendable, CustomStringConvertible {
+    public var limit: Int
+    public var description: String { "body larger than \(limit) bytes" }
+}
+
 extension HTTPBodyStream {
     /// Reads the rest of the body into memory (for a consumer that needs it whole after all).
-    public func collect() async throws -> [UInt8] {
+    /// - Parameter limit: the most bytes to hold; a longer body cancels the stream and throws
+    ///   ``HTTPBodyTooLarge``.
+    public func collect(limit: Int = .max) async throws -> [UInt8] {
         var body: [UInt8] = []
-        if let length { body.reserveCapacity(length) }
         do {
+            if let length {
+                guard length <= limit else { throw HTTPBodyTooLarge(limit: limit) }
+                body.reserveCapacity(length)
+            }
             while let piece = try await next() {
+                guard piece.count <= limit - body.count else { throw HTTPBodyTooLarge(limit: limit) }
                 if body.isEmpty { body = piece } else { body.append(contentsOf: piece) }
             }
         } catch {

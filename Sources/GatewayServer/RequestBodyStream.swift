@@ -19,12 +19,15 @@ final class RequestBodyStream: HTTPBodyStream {
         case disconnected
         /// The stream was used after the handler returned.
         case detached
+        /// Two tasks called ``next()`` at once.
+        case concurrentRead
 
         var description: String {
             switch self {
             case .rejected(let status, let reason): "request body rejected (\(status)): \(reason)"
             case .disconnected: "the client disconnected inside the request body"
             case .detached: "the request body is no longer readable (the handler returned)"
+            case .concurrentRead: "the request body was read by two tasks at once"
             }
         }
     }
@@ -37,6 +40,8 @@ final class RequestBodyStream: HTTPBodyStream {
         var complete = false
         var failure: Failure?
         var detached = false
+        /// A ``next()`` call is running (one reader at a time; see ``next()``).
+        var reading = false
     }
 
     let length: Int?
@@ -56,7 +61,15 @@ final class RequestBodyStream: HTTPBodyStream {
         self.state = Mutex(State(decoder: decoder, prefix: prefix, needsContinue: needsContinue))
     }
 
+    /// The next piece. One reader at a time: a call while another is running throws (a socket has one waiter).
     func next() async throws -> [UInt8]? {
+        let claimed = state.withLock { state in
+            if state.reading { return false }
+            state.reading = true
+            return true
+        }
+        guard claimed else { throw Failure.concurrentRead }
+        defer { state.withLock { $0.reading = false } }
         while true {
             let step: Step = state.withLock { state in
                 if state.detached { return .fail(.detached) }
@@ -138,6 +151,11 @@ final class RequestBodyStream: HTTPBodyStream {
     func detach() -> (decoder: HTTPRequestDecoder, complete: Bool, failure: Failure?) {
         state.withLock { state in
             state.detached = true
+            if state.reading {
+                // A read still running (a task the handler left behind) would append to this decoder after it is
+                // handed back: report the body incomplete, so the connection closes rather than misframes.
+                return (state.decoder, false, state.failure)
+            }
             if !state.complete, state.failure == nil, state.prefix.isEmpty {
                 // A handler that read exactly the announced length may not have asked for the end: it may already
                 // be decodable without waiting (anything else unread means the body is incomplete).

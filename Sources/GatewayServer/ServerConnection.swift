@@ -18,6 +18,8 @@ final class ServerConnection: Sendable {
     private let logger: Logger
     /// True while the connection waits for the first byte of a new request (it may be closed at shutdown).
     private let idle = Mutex(false)
+    /// The streamed response body being written, if any.
+    private let relaying = Mutex<(any HTTPBodyStream)?>(nil)
 
     init(socket: AsyncSocket, server: HTTPServer, handler: any HTTPHandler, configuration: ServerConfiguration, logger: Logger) {
         self.socket = socket
@@ -32,8 +34,11 @@ final class ServerConnection: Sendable {
         if idle.withLock({ $0 }) { socket.close() }
     }
 
+    /// Closes the connection now (end of the shutdown grace), and cancels a streamed response being relayed, whose
+    /// source would otherwise only notice at its next byte or stall timeout.
     func forceClose() {
         socket.close()
+        relaying.withLock { $0 }?.cancel()
     }
 
     func run() async {
@@ -72,6 +77,8 @@ final class ServerConnection: Sendable {
             var keepAlive = head.keepAlive && !server.isShuttingDown && bodyComplete
             do {
                 if let stream = response.bodyStream {
+                    relaying.withLock { $0 = stream }
+                    defer { relaying.withLock { $0 = nil } }
                     keepAlive = try await writeStreamed(response, stream, for: head, keepAlive: keepAlive)
                 } else {
                     try await write(response, for: head, keepAlive: keepAlive)
@@ -82,7 +89,14 @@ final class ServerConnection: Sendable {
             }
             if !keepAlive {
                 socket.shutdownWrite()
-                await drainBeforeClose()
+                if bodyComplete {
+                    await drainBeforeClose()
+                } else {
+                    // The handler answered without reading the whole streamed body (an early 4xx, an unreachable
+                    // upstream): the client may still be uploading it. Linger long enough for a body within the
+                    // limit to arrive, so the response is not lost to a reset.
+                    await drainBeforeClose(limit: max(256 * 1024, configuration.limits.maxBodySize), duration: .seconds(3))
+                }
                 return
             }
         }
@@ -193,12 +207,12 @@ final class ServerConnection: Sendable {
     }
 
     /// RFC 9112 §9.6: closing with unread input makes the kernel send a reset, which can destroy the response
-    /// before the client reads it. Read and discard what the client still sends (at most 256 KiB, at most 1 s)
-    /// until it closes its side; the caller closes the connection afterwards.
-    private func drainBeforeClose() async {
-        let deadline = ContinuousClock.now + .seconds(1)
+    /// before the client reads it. Read and discard what the client still sends (at most `limit` bytes, at most
+    /// `duration`) until it closes its side; the caller closes the connection afterwards.
+    private func drainBeforeClose(limit: Int = 256 * 1024, duration: Duration = .seconds(1)) async {
+        let deadline = ContinuousClock.now + duration
         var discarded = 0
-        while discarded < 256 * 1024 {
+        while discarded < limit {
             guard let count = try? await socket.read(deadline: deadline, { _ in }), count > 0 else { return }
             discarded += count
         }
@@ -252,7 +266,7 @@ final class ServerConnection: Sendable {
         let status = response.head.status.code
         let bodyless = status < 200 || status == 204 || status == 304
         var responseHead = response.head
-        if responseHead.headerFields[.date] == nil { responseHead.headerFields[.date] = DateHeader.now() }
+        if !responseHead.headerFields.contains(.date) { responseHead.headerFields[.date] = DateHeader.now() }
         let stall = configuration.writeTimeout
         var buffer: [UInt8] = []
         if bodyless || head.request.method == .head {

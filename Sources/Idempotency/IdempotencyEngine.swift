@@ -72,6 +72,9 @@ import Synchronization
 /// Metrics (``IdempotencyMetricNames``) bind to the `MetricsSystem` bootstrapped before the engine is created.
 public final class IdempotencyEngine: HTTPHandler {
     public let configuration: IdempotencyConfiguration
+    /// The largest streamed response the engine reads into memory for a keyed request (the reverse proxy's own
+    /// buffered limit): only a custom backend that streams although asked not to can reach it.
+    static let maxCollectedResponseBytes = 256 * 1024 * 1024
     /// The Bloom filter of keys seen (a hint for the store; see ``BloomFilter``).
     public let bloomFilter: BloomFilter
     /// The in-memory cache of completed responses.
@@ -422,8 +425,9 @@ public final class IdempotencyEngine: HTTPHandler {
         do {
             response = try await next.handle(request)
             if let stream = response.bodyStream {
-                // A backend that streamed although asked not to: the recorder needs the whole body.
-                response.body = try await stream.collect()
+                // A backend that streamed although asked not to: the recorder needs the whole body (bounded, so a
+                // runaway stream fails the exchange instead of exhausting memory).
+                response.body = try await stream.collect(limit: Self.maxCollectedResponseBytes)
                 response.bodyStream = nil
             }
         } catch UpstreamError.unreachable(let reason) {

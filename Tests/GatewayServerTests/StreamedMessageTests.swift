@@ -118,4 +118,66 @@ struct StreamedMessageTests {
             #expect(raw.hasSuffix("ignored"))
         }
     }
+
+    @Test func collectStopsAtItsLimitAndCancelsTheStream() async throws {
+        let pieces = [[UInt8](repeating: 1, count: 600), [UInt8](repeating: 2, count: 600)]
+        let whole = ArrayBodyStream(pieces, announceLength: false)
+        #expect(try await whole.collect(limit: 1200).count == 1200)
+
+        let unknownLength = ArrayBodyStream(pieces, announceLength: false)
+        await #expect(throws: HTTPBodyTooLarge.self) { try await unknownLength.collect(limit: 1000) }
+        #expect(unknownLength.wasCancelled)
+
+        // A announced length over the limit fails before anything is read.
+        let announced = ArrayBodyStream(pieces, announceLength: true)
+        await #expect(throws: HTTPBodyTooLarge.self) { try await announced.collect(limit: 1000) }
+        #expect(announced.piecesRead == 0)
+        #expect(announced.wasCancelled)
+    }
+
+    @Test func aSecondConcurrentReaderOfARequestBodyIsRefused() async throws {
+        // The handler pulls the body from two tasks at once: the second call must fail instead of replacing the
+        // first one's socket wait (which would then never be resumed).
+        let outcomes = Outcomes()
+        let handler = ConcurrentReaders(outcomes: outcomes)
+        try await withServer(handler, configure: { $0.streamBodiesOver = 10 }) { _, port in
+            let client = try await TestClient.connect(port: port)
+            try await client.send("PUT /a HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n")
+            #expect(await eventually { outcomes.list.contains("refused") })
+            try await client.send(String(repeating: "x", count: 100_000))
+            let raw = String(decoding: try await client.readUntilClose(), as: UTF8.self)
+            #expect(raw.hasPrefix("HTTP/1.1 200 "))
+        }
+        #expect(outcomes.list.sorted() == ["read", "refused"])
+    }
+}
+
+/// Reads a streamed body from two tasks at once; records "read" for the one that got data, "refused" for the other.
+private final class Outcomes: Sendable {
+    private let state = Mutex<[String]>([])
+    func append(_ outcome: String) { state.withLock { $0.append(outcome) } }
+    var list: [String] { state.withLock { $0 } }
+}
+
+private struct ConcurrentReaders: HTTPHandler {
+    let outcomes: Outcomes
+
+    func acceptsStreamedBody(for head: HTTPRequest) -> Bool { true }
+
+    func handle(_ request: GatewayRequest) async throws -> GatewayResponse {
+        let stream = try #require(request.bodyStream)
+        await withTaskGroup(of: String.self) { group in
+            for _ in 0..<2 {
+                group.addTask {
+                    do {
+                        return try await stream.next() == nil ? "end" : "read"
+                    } catch {
+                        return "refused"
+                    }
+                }
+            }
+            for await outcome in group { outcomes.append(outcome) }
+        }
+        return GatewayResponse(status: .ok, body: Array("done".utf8))
+    }
 }

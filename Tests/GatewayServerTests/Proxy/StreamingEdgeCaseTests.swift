@@ -22,8 +22,10 @@ private struct EmptyPieces: HTTPHandler {
     }
 }
 
-@Suite("Review probes")
-struct ReviewProbeTests {
+/// Framing at the edges of streamed bodies: short or truncated upstream bodies, a handler that stops reading, empty
+/// pieces from a stream (RFC 9112 §6.3, §7.1).
+@Suite("Streaming edge cases")
+struct StreamingEdgeCaseTests {
     @Test func shortUpstreamContentLengthClosesClient() async throws {
         let payload = patternBytes(300 << 10)
         try await withScriptedUpstream(script: { connection in
