@@ -15,9 +15,9 @@ import Glibc
 /// non-blocking `epoll_wait(…, 0)` (which resumes the tasks waiting on them, queueing their jobs), so a task is
 /// resumed on the thread that saw its socket's event, without a thread hop or a Dispatch block per job.
 ///
-/// When there is nothing left to do the block hands back to the Dispatch source, optionally after polling for
-/// ``busyPollBudget`` (never blocking: the timeout is 0). It yields the queue every ``maxRunSlice`` so the
-/// deadline ticker keeps running. No thread ever blocks on the network.
+/// When there is nothing left to do the block keeps polling for ``busyPollBudget`` (never blocking: the timeout
+/// is 0, and it yields the CPU between polls) before it hands back to the Dispatch source. It yields the queue
+/// every ``maxRunSlice`` so the deadline ticker keeps running. No thread ever blocks on the network.
 public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
     /// The loop's queue (serial).
     public let queue: DispatchQueue
@@ -25,15 +25,17 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
     public let index: Int
     /// Deadlines are checked this often; a timeout fires within this much of its deadline.
     public static let tickInterval: Duration = .milliseconds(25)
-    /// How long the loop keeps polling after its last event before it waits for the Dispatch source again.
-    /// Off by default: on a machine whose cores are shared with the clients and the upstream, a spinning loop takes
-    /// CPU they need (measured: more CPU per request and lower throughput for new keys, no better latency at one
-    /// connection). `IDEMPOTENCY_GATEWAY_BUSY_POLL_US` sets it in microseconds, for hosts with cores to spare.
+    /// How long the loop keeps polling after its last event before it waits for the Dispatch source again
+    /// (default 100 µs). A quick answer from an upstream is then picked up without the Dispatch manager thread
+    /// waking a worker thread (two thread wake-ups per round trip). While it polls without work the loop calls
+    /// `sched_yield()` between polls, so a client or upstream runnable on the same core goes first (on 2 shared
+    /// cores this halved the added latency at one connection and raised every throughput figure of
+    /// `scripts/bench.sh`). `IDEMPOTENCY_GATEWAY_BUSY_POLL_US` sets it in microseconds; 0 turns it off.
     public static let busyPollBudget: Duration = {
         if let text = getenv("IDEMPOTENCY_GATEWAY_BUSY_POLL_US"), let value = Int(String(cString: text)), value >= 0 {
             return .microseconds(value)
         }
-        return .zero
+        return .microseconds(100)
     }()
 
     private let epoll: Int32
@@ -180,6 +182,8 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
             }
             switch next {
             case .again:
+                // Spinning without work: let any runnable thread on this core (a client, the upstream) go first.
+                if !ranJobs, events == 0 { sched_yield() }
                 continue
             case .yield:
                 // Let the ticker and the source handler in; `scheduled` stays true, so jobs keep accumulating.
