@@ -22,31 +22,32 @@ public struct ReverseProxyBackend: HTTPHandler {
         self.client = UpstreamClient(configuration: configuration)
     }
 
-    public func handle(_ request: GatewayRequest) async throws -> GatewayResponse {
-        var head = request.head
-        HopByHopHeaders.remove(from: &head.headerFields)
+    public func handle(_ request: consuming GatewayRequest) async throws -> GatewayResponse {
+        // The request is ours: its head is edited in place (no copy of its header fields).
+        HopByHopHeaders.remove(from: &request.head.headerFields)
+        let forwarded = forwardedElement(for: request)
         let peer = request.connection.remoteAddress
         if !peer.isEmpty {
-            if let existing = head.headerFields[.xForwardedFor] {
-                head.headerFields[.xForwardedFor] = existing + ", " + peer
+            if let existing = request.head.headerFields[.xForwardedFor] {
+                request.head.headerFields[.xForwardedFor] = existing + ", " + peer
             } else {
-                head.headerFields[.xForwardedFor] = peer
+                request.head.headerFields.append(HTTPField(name: .xForwardedFor, value: peer))
             }
         }
-        head.headerFields[.xForwardedProto] = request.connection.scheme
-        head.headerFields.append(HTTPField(name: .forwarded, value: forwardedElement(for: request)))
-        if head.scheme != nil {
+        request.head.headerFields[.xForwardedProto] = request.connection.scheme
+        request.head.headerFields.append(HTTPField(name: .forwarded, value: forwarded))
+        if request.head.scheme != nil {
             // An absolute-form target (RFC 9112 §3.2.2) is sent on in origin form; Host is its authority.
-            head.scheme = nil
+            request.head.scheme = nil
         }
-        if head.authority == nil || head.authority?.isEmpty == true {
+        if request.head.authority == nil || request.head.authority?.isEmpty == true {
             // An HTTP/1.0 request may come without Host; HTTP/1.1 requires one (RFC 9112 §3.2): use the upstream's.
-            head.authority = client.configuration.address.description
+            request.head.authority = client.configuration.address.description
         }
         let base = client.configuration.basePath
-        if !base.isEmpty, let path = head.path { head.path = base + path }
+        if !base.isEmpty, let path = request.head.path { request.head.path = base + path }
         return try await client.send(
-            head, body: request.body, bodyStream: request.bodyStream, deadline: request.upstreamDeadline,
+            request.head, body: request.body, bodyStream: request.bodyStream, deadline: request.upstreamDeadline,
             streamResponse: request.allowsStreamedResponse)
     }
 

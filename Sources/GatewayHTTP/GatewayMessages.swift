@@ -140,7 +140,9 @@ extension HTTPBodyStream {
 ///
 /// Errors thrown here become `500 Internal Server Error` (or the status of an ``HTTPResponseError``).
 public protocol HTTPHandler: Sendable {
-    func handle(_ request: GatewayRequest) async throws -> GatewayResponse
+    /// The request is `consuming`: a handler that changes it before passing it on (adding a header, say) changes it
+    /// in place instead of copying its header fields. A witness may take it as a plain (borrowed) parameter.
+    func handle(_ request: consuming GatewayRequest) async throws -> GatewayResponse
 
     /// Whether the handler takes this request's body as a ``GatewayRequest/bodyStream`` when it is large or
     /// chunked, instead of the server buffering it first. Asked once the head is parsed, only for such bodies.
@@ -165,7 +167,7 @@ public struct ClosureHandler: HTTPHandler {
         self.body = body
     }
 
-    public func handle(_ request: GatewayRequest) async throws -> GatewayResponse {
+    public func handle(_ request: consuming GatewayRequest) async throws -> GatewayResponse {
         try await body(request)
     }
 }

@@ -46,11 +46,15 @@ final class ServerConnection: Sendable {
         var decoder = HTTPRequestDecoder(limits: configuration.limits)
         let connectionInfo = ConnectionInfo(remoteAddress: socket.peer?.host ?? "")
         while true {
-            guard let (head, body, streamed) = await readRequest(&decoder) else { return }
+            guard let (parsed, body, streamed) = await readRequest(&decoder) else { return }
+            var head = parsed
             var info = connectionInfo
             info.version = head.version
-            var request = GatewayRequest(
-                head: head.request, body: body, connection: info, executor: socket.loop, allowsStreamedResponse: true)
+            // The handler's request becomes the only owner of the header fields (built in the call, and taken out
+            // of `head`, from which only the method is read later): a handler that adds a field edits them in
+            // place instead of copying them.
+            let requestHead = head.request
+            head.request.headerFields = HTTPFields()
             let response: GatewayResponse
             var bodyComplete = true
             if streamed {
@@ -59,9 +63,10 @@ final class ServerConnection: Sendable {
                     decoder: decoder, prefix: body, head: head, socket: socket, configuration: configuration,
                     needsContinue: head.expectsContinue && head.framing != .chunked)
                 decoder = HTTPRequestDecoder(limits: configuration.limits)  // the stream holds the only copy
-                request.body = []
-                request.bodyStream = stream
-                response = await respond(to: request)
+                response = await respond(
+                    to: GatewayRequest(
+                        head: requestHead, connection: info, executor: socket.loop, bodyStream: stream,
+                        allowsStreamedResponse: true))
                 let loan = stream.detach()
                 decoder = loan.decoder
                 if let failure = loan.failure {
@@ -72,7 +77,10 @@ final class ServerConnection: Sendable {
                 // An unread rest of the body would be taken for the next request: close after this response.
                 bodyComplete = loan.complete
             } else {
-                response = await respond(to: request)
+                response = await respond(
+                    to: GatewayRequest(
+                        head: requestHead, body: body, connection: info, executor: socket.loop,
+                        allowsStreamedResponse: true))
             }
             var keepAlive = head.keepAlive && !server.isShuttingDown && bodyComplete
             do {
@@ -81,7 +89,7 @@ final class ServerConnection: Sendable {
                     defer { relaying.withLock { $0 = nil } }
                     keepAlive = try await writeStreamed(response, stream, for: head, keepAlive: keepAlive)
                 } else {
-                    try await write(response, for: head, keepAlive: keepAlive)
+                    try await write(consume response, for: head, keepAlive: keepAlive)
                 }
             } catch {
                 logger.debug("write failed", metadata: ["error": "\(error)"])
@@ -103,9 +111,9 @@ final class ServerConnection: Sendable {
     }
 
     /// Calls the handler; a thrown error becomes its response, or `500`.
-    private func respond(to request: GatewayRequest) async -> GatewayResponse {
+    private func respond(to request: consuming GatewayRequest) async -> GatewayResponse {
         do {
-            return try await handler.handle(request)
+            return try await handler.handle(consume request)
         } catch let error as any HTTPResponseError {
             return error.response
         } catch {
@@ -219,7 +227,7 @@ final class ServerConnection: Sendable {
     }
 
     /// Writes a response with recomputed framing (RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304).
-    private func write(_ response: GatewayResponse, for head: RequestHead, keepAlive: Bool) async throws(SocketError) {
+    private func write(_ response: consuming GatewayResponse, for head: RequestHead, keepAlive: Bool) async throws(SocketError) {
         let status = response.head.status.code
         let bodyless = status < 200 || status == 204 || status == 304
         let isHead = head.request.method == .head
@@ -234,13 +242,12 @@ final class ServerConnection: Sendable {
         let sendBody = !bodyless && !isHead && !response.body.isEmpty
         var buffer: [UInt8] = []
         buffer.reserveCapacity(256 + (sendBody && response.body.count <= 65536 ? response.body.count : 0))
-        var responseHead = response.head
-        if !responseHead.headerFields.contains(.date) {
+        if !response.head.headerFields.contains(.date) {
             // RFC 9110 §6.6.1: a server with a clock sends Date; an upstream's own Date is passed through.
-            responseHead.headerFields[.date] = DateHeader.now()
+            response.head.headerFields.append(HTTPField(name: .date, value: DateHeader.now()))
         }
         HTTPEncoder.encodeResponseHead(
-            responseHead, version: head.version, contentLength: contentLength, chunked: false, keepAlive: keepAlive,
+            response.head, version: head.version, contentLength: contentLength, chunked: false, keepAlive: keepAlive,
             into: &buffer)
         let stall = configuration.writeTimeout
         if sendBody, response.body.count <= 65536 {

@@ -240,8 +240,8 @@ public final class IdempotencyEngine: HTTPHandler {
 
     // MARK: - Requests
 
-    public func handle(_ request: GatewayRequest) async throws -> GatewayResponse {
-        await process(request).0
+    public func handle(_ request: consuming GatewayRequest) async throws -> GatewayResponse {
+        await process(consume request).0
     }
 
     /// True exactly for requests forwarded without idempotency (`passthrough`) when the backend takes streamed
@@ -253,8 +253,8 @@ public final class IdempotencyEngine: HTTPHandler {
     }
 
     /// Handles one request and reports what was done with it.
-    public func process(_ request: GatewayRequest) async -> (GatewayResponse, IdempotencyOutcome) {
-        let result = await decide(request)
+    public func process(_ request: consuming GatewayRequest) async -> (GatewayResponse, IdempotencyOutcome) {
+        let result = await decide(consume request)
         metrics.requests[result.1]?.increment()
         return result
     }
@@ -281,14 +281,14 @@ public final class IdempotencyEngine: HTTPHandler {
         }
     }
 
-    private func decide(_ request: GatewayRequest) async -> (GatewayResponse, IdempotencyOutcome) {
+    private func decide(_ request: consuming GatewayRequest) async -> (GatewayResponse, IdempotencyOutcome) {
         let path = request.head.path ?? "/"
         let key: IdempotencyKey
         let route: IdempotencyConfiguration.ResolvedRoute
         switch admission(of: request.head) {
         case .passthrough:
             // Streams (request and response body) go through untouched.
-            return (await forwardWithoutIdempotency(request), .passthrough)
+            return (await forwardWithoutIdempotency(consume request), .passthrough)
         case .missingKey:
             let detail =
                 "This operation is idempotent and it requires correct usage of Idempotency Key. "
@@ -538,9 +538,9 @@ public final class IdempotencyEngine: HTTPHandler {
     }
 
     /// Forwards a request that is not under idempotency control; upstream errors become problems.
-    private func forwardWithoutIdempotency(_ request: GatewayRequest) async -> GatewayResponse {
+    private func forwardWithoutIdempotency(_ request: consuming GatewayRequest) async -> GatewayResponse {
         do {
-            return try await next.handle(request)
+            return try await next.handle(consume request)
         } catch UpstreamError.unreachable {
             return problem(.upstreamUnreachable, "The upstream could not be reached.")
         } catch UpstreamError.timeout {

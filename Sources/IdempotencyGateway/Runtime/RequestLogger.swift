@@ -13,33 +13,35 @@ struct RequestLogger: HTTPHandler {
     let logger: Logger
     let inFlight: GatewayMetrics.InFlight
 
-    func handle(_ request: GatewayRequest) async throws -> GatewayResponse {
+    func handle(_ request: consuming GatewayRequest) async throws -> GatewayResponse {
         let start = ContinuousClock.now
-        var request = request
         let requestID = Self.requestID(from: request.head.headerFields)
         request.head.headerFields[.requestID] = requestID
+        // What the access log needs, taken before the request is handed on (it is consumed there).
+        let logged: (method: String, path: String, key: String?)? =
+            logger.logLevel <= .info
+            ? (request.head.method.rawValue, request.head.path ?? "",
+                request.head.headerFields[.idempotencyKeyField].map(KeyDigest.short))
+            : nil
         inFlight.increment()
-        let (response, outcome) = await engine.process(request)
+        var (response, outcome) = await engine.process(consume request)
         inFlight.decrement()
-        var answered = response
-        answered.head.headerFields[.requestID] = requestID
+        response.head.headerFields[.requestID] = requestID
         let elapsed = ContinuousClock.now - start
         GatewayMetrics.requestDuration(outcome: outcome).recordNanoseconds(elapsed.nanoseconds)
-        if logger.logLevel <= .info {
+        if let logged {
             var metadata: Logger.Metadata = [
-                "method": "\(request.head.method.rawValue)",
-                "path": "\(request.head.path ?? "")",
-                "status": "\(answered.head.status.code)",
+                "method": "\(logged.method)",
+                "path": "\(logged.path)",
+                "status": "\(response.head.status.code)",
                 "outcome": "\(outcome.rawValue)",
                 "duration_ms": "\(Double(elapsed.nanoseconds) / 1_000_000)",
                 "request_id": "\(requestID)",
             ]
-            if let key = request.head.headerFields[.idempotencyKeyField] {
-                metadata["key"] = "\(KeyDigest.short(key))"
-            }
+            if let key = logged.key { metadata["key"] = "\(key)" }
             logger.info("request", metadata: metadata)
         }
-        return answered
+        return response
     }
 
     /// The engine decides (streamed only when it forwards the request without idempotency).
