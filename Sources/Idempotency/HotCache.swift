@@ -18,11 +18,15 @@ public final class HotCache: Sendable {
         public var expiresAt: Timestamp
         /// The replay, ready to send (stored status, headers, `Idempotent-Replayed: true`, body).
         public var replay: GatewayResponse
+        /// The fingerprint's input (method, path, fingerprinted headers, body), when small: a retry is then checked
+        /// by comparing bytes instead of hashing it.
+        public var fingerprintInput: [UInt8]?
 
-        public init(fingerprint: [UInt8], expiresAt: Timestamp, replay: GatewayResponse) {
+        public init(fingerprint: [UInt8], expiresAt: Timestamp, replay: GatewayResponse, fingerprintInput: [UInt8]? = nil) {
             self.fingerprint = fingerprint
             self.expiresAt = expiresAt
             self.replay = replay
+            self.fingerprintInput = fingerprintInput
         }
     }
 
@@ -153,7 +157,7 @@ public final class HotCache: Sendable {
 
     /// The estimated memory an entry costs.
     public static func cost(of entry: Entry, key: RecordKey) -> Int {
-        var cost = entryOverhead + entry.replay.body.count + entry.fingerprint.count
+        var cost = entryOverhead + entry.replay.body.count + entry.fingerprint.count + (entry.fingerprintInput?.count ?? 0)
         cost += key.key.utf8.count + key.scope.utf8.count
         for field in entry.replay.head.headerFields {
             cost += field.name.rawName.utf8.count + field.value.utf8.count + 32

@@ -314,14 +314,16 @@ public final class IdempotencyEngine: HTTPHandler {
         }
 
         let recordKey = RecordKey(scope: scopeHasher.scope(of: request.head.headerFields), key: key.value)
-        let fingerprint = RequestFingerprint(request, headers: configuration.fingerprintHeaders).bytes
+        let input = FingerprintInput(request, headers: configuration.fingerprintHeaders)
         let now = wallClock()
 
         if let entry = hotCache.entry(for: recordKey, now: now) {
             metrics.hotCacheHits.increment()
-            guard entry.fingerprint == fingerprint else { return (mismatch(key), .mismatch) }
+            let same = entry.fingerprintInput.map(input.matches) ?? (entry.fingerprint == input.digest())
+            guard same else { return (mismatch(key), .mismatch) }
             return (entry.replay, .replayed)
         }
+        let fingerprint = input.digest()
 
         let maybeSeen = bloomFilter.contains(recordKey)
         // Into the filter before the claim, so that a duplicate arriving while the claim commits is never told
@@ -353,7 +355,9 @@ public final class IdempotencyEngine: HTTPHandler {
             }
             let replay = recorder.replay(stored)
             hotCache.insert(
-                HotCache.Entry(fingerprint: fingerprint, expiresAt: record.expiresAt, replay: replay), for: recordKey,
+                HotCache.Entry(
+                    fingerprint: fingerprint, expiresAt: record.expiresAt, replay: replay, fingerprintInput: input.kept),
+                for: recordKey,
                 ifGeneration: cacheGeneration)
             return (replay, .replayed)
 
@@ -376,7 +380,7 @@ public final class IdempotencyEngine: HTTPHandler {
                     metadata: ["key": "\(recordKey)"])
             }
             return await forward(
-                request, recordKey: recordKey, owner: claim.owner, fingerprint: fingerprint,
+                request, recordKey: recordKey, owner: claim.owner, fingerprint: fingerprint, fingerprintInput: input.kept,
                 ttlMilliseconds: ttlMilliseconds, lease: route.lease)
         }
     }
@@ -385,7 +389,7 @@ public final class IdempotencyEngine: HTTPHandler {
     /// aborts the exchange) and waits for the result at most the upstream timeout.
     private func forward(
         _ request: GatewayRequest, recordKey: RecordKey, owner: OwnerToken, fingerprint: [UInt8],
-        ttlMilliseconds: Int64, lease: Duration
+        fingerprintInput: [UInt8]?, ttlMilliseconds: Int64, lease: Duration
     ) async -> (GatewayResponse, IdempotencyOutcome) {
         var upstreamRequest = request
         upstreamRequest.upstreamDeadline = ContinuousClock.now + lease
@@ -398,7 +402,7 @@ public final class IdempotencyEngine: HTTPHandler {
         Task(executorPreference: request.executor) { [self] in
             let result = await exchange(
                 upstreamRequest, recordKey: recordKey, owner: owner, fingerprint: fingerprint,
-                ttlMilliseconds: ttlMilliseconds)
+                fingerprintInput: fingerprintInput, ttlMilliseconds: ttlMilliseconds)
             // Not in flight any more by the time anyone sees the result.
             changeInFlight(by: -1)
             waiter.fulfil(result)
@@ -419,7 +423,7 @@ public final class IdempotencyEngine: HTTPHandler {
     /// The upstream exchange of a claimed key and the bookkeeping of its result.
     private func exchange(
         _ request: GatewayRequest, recordKey: RecordKey, owner: OwnerToken, fingerprint: [UInt8],
-        ttlMilliseconds: Int64
+        fingerprintInput: [UInt8]?, ttlMilliseconds: Int64
     ) async -> (GatewayResponse, IdempotencyOutcome) {
         var response: GatewayResponse
         do {
@@ -482,7 +486,8 @@ public final class IdempotencyEngine: HTTPHandler {
             if stillOwner {
                 if hotCache.capacity > 0 {
                     let entry = HotCache.Entry(
-                        fingerprint: fingerprint, expiresAt: expiresAt, replay: recorder.replay(stored))
+                        fingerprint: fingerprint, expiresAt: expiresAt, replay: recorder.replay(stored),
+                        fingerprintInput: fingerprintInput)
                     hotCache.insert(entry, for: recordKey, ifGeneration: cacheGeneration)
                 }
             } else {

@@ -1,4 +1,7 @@
 import Crypto
+#if canImport(Glibc)
+import Glibc
+#endif
 import GatewayHTTP
 import HTTPTypes
 
@@ -17,23 +20,66 @@ public struct RequestFingerprint: Sendable, Hashable {
 
     /// Fingerprints `request` using the fields in `headers`.
     public init(_ request: GatewayRequest, headers: [HTTPField.Name]) {
-        // The parts before the body are laid out in one buffer and hashed with the body in two updates: each
-        // update of swift-crypto's SHA-256 has a fixed cost that would otherwise be paid per part.
+        bytes = FingerprintInput(request, headers: headers).digest()
+    }
+}
+
+/// What a ``RequestFingerprint`` hashes: the length-prefixed method, path, configured headers and body length
+/// (`prefix`), then the body.
+///
+/// Kept apart from the digest so that a retry answered from the hot cache is checked by comparing these bytes
+/// with the original request's (exact, and cheaper than SHA-256), when they were small enough to keep.
+struct FingerprintInput {
+    let prefix: [UInt8]
+    let body: [UInt8]
+    /// Inputs up to this size (prefix and body) are kept in the hot cache for exact comparison.
+    static let keepLimit = 4096
+
+    init(_ request: GatewayRequest, headers: [HTTPField.Name]) {
         var prefix = LengthPrefixedBytes()
         prefix.append(request.head.method.rawValue)
         prefix.append(request.head.path ?? "")
         prefix.append(length: headers.count)
         for name in headers {
             prefix.append(name.canonicalName)
-            let values = request.head.headerFields[values: name]
-            prefix.append(length: values.count)
-            for value in values { prefix.append(value) }
+            var count = 0
+            for field in request.head.headerFields where field.name == name { count += 1 }
+            prefix.append(length: count)
+            if count > 0 {
+                for field in request.head.headerFields where field.name == name { prefix.append(field.value) }
+            }
         }
         prefix.append(length: request.body.count)
+        self.prefix = prefix.bytes
+        self.body = request.body
+    }
+
+    /// The SHA-256 digest (32 bytes). The prefix and the body go in as two updates: each update of
+    /// swift-crypto's SHA-256 has a fixed cost that would otherwise be paid per part.
+    func digest() -> [UInt8] {
         var hasher = SHA256()
-        prefix.bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        request.body.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        bytes = Array(hasher.finalize())
+        prefix.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        body.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        return Array(hasher.finalize())
+    }
+
+    /// The whole input in one buffer, when it is small enough to keep.
+    var kept: [UInt8]? {
+        guard prefix.count + body.count <= Self.keepLimit else { return nil }
+        return prefix + body
+    }
+
+    /// Whether `kept` (an earlier request's ``kept``) is this input, byte for byte.
+    func matches(_ kept: [UInt8]) -> Bool {
+        guard kept.count == prefix.count + body.count else { return false }
+        return kept.withUnsafeBytes { all in
+            prefix.withUnsafeBytes { head in
+                body.withUnsafeBytes { tail in
+                    (head.isEmpty || memcmp(all.baseAddress!, head.baseAddress!, head.count) == 0)
+                        && (tail.isEmpty || memcmp(all.baseAddress! + head.count, tail.baseAddress!, tail.count) == 0)
+                }
+            }
+        }
     }
 }
 

@@ -128,6 +128,23 @@ struct EngineBasicTests {
         #expect(harness.backend.callCount == 1)
     }
 
+    @Test("hot-cache hits are checked byte for byte for small requests and by digest for large ones")
+    func hotCacheChecksSmallAndLargeBodies() async throws {
+        for size in [16, 10_000] {
+            let harness = Harness(configuration: IdempotencyConfiguration(hotCacheBytes: 1 << 20))
+            let body = String(repeating: "A", count: size)
+            let (original, first) = await harness.send(makeRequest(body: body))
+            #expect(first == .forwarded)
+            let (replay, again) = await harness.send(makeRequest(body: body))
+            #expect(again == .replayed)
+            #expect(replay.body == original.body)
+            // The same length with one byte changed, at the end (past any prefix a shortcut might compare).
+            let (_, changed) = await harness.send(makeRequest(body: String(body.dropLast()) + "B"))
+            #expect(changed == .mismatch)
+            #expect(harness.backend.callCount == 1)
+        }
+    }
+
     @Test func scopesSeparatePrincipals() async throws {
         let harness = Harness()
         let alice = makeRequest(headers: [(.authorization, "Bearer alice")])

@@ -26,6 +26,9 @@ struct RequestLogger: HTTPHandler {
         inFlight.increment()
         var (response, outcome) = await engine.process(consume request)
         inFlight.decrement()
+        // Room for this field and the server's Date in one step (a replay's fields are shared with the hot cache,
+        // so this is where they are copied).
+        response.head.headerFields.reserveCapacity(response.head.headerFields.count + 2)
         response.head.headerFields[.requestID] = requestID
         let elapsed = ContinuousClock.now - start
         GatewayMetrics.requestDuration(outcome: outcome).recordNanoseconds(elapsed.nanoseconds)
