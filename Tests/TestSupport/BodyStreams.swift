@@ -55,6 +55,26 @@ public func readRequest(
     }
 }
 
+/// Answers the requests of a scripted upstream connection one at a time until the peer closes between requests:
+/// each complete request (bodies up to 64 MiB; `progress` sees the body bytes received so far) goes to `answer`.
+public func serveRequests(
+    on connection: ScriptedConnection, progress: @escaping @Sendable (Int) -> Void = { _ in },
+    _ answer: (RequestHead, [UInt8]) async throws -> Void
+) async throws {
+    var decoder = HTTPRequestDecoder(limits: HTTPLimits(maxBodySize: 64 << 20))
+    while true {
+        let head: RequestHead
+        let body: [UInt8]
+        do {
+            (head, body) = try await readRequest(on: connection.socket, decoder: &decoder, progress: progress)
+        } catch {
+            if decoder.isIdle { return }  // closed between requests
+            throw error
+        }
+        try await answer(head, body)
+    }
+}
+
 /// Reads one response (to `method`) from `socket`, calling `progress` with the body bytes received so far each
 /// time more arrive. A close-delimited body ends when the peer closes.
 public func readResponse(

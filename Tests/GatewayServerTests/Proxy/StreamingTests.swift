@@ -17,16 +17,7 @@ struct ProxyStreamingTests {
         progress: @escaping @Sendable (Int) -> Void = { _ in }
     ) -> @Sendable (ScriptedConnection) async throws -> Void {
         { connection in
-            var decoder = HTTPRequestDecoder(limits: HTTPLimits(maxBodySize: 64 << 20))
-            while true {
-                let head: RequestHead
-                let body: [UInt8]
-                do {
-                    (head, body) = try await readRequest(on: connection.socket, decoder: &decoder, progress: progress)
-                } catch {
-                    if decoder.isIdle { return }  // closed between requests
-                    throw error
-                }
+            try await serveRequests(on: connection, progress: progress) { head, body in
                 let fields = head.request.headerFields
                 let reply =
                     "\(body.count) \(fnv1a(body)) \(fields[.contentLength] ?? "-") \(fields[.transferEncoding] ?? "-")"

@@ -15,16 +15,7 @@ struct GatewayStreamingTests {
         responseSize: Int, progress: @escaping @Sendable (Int) -> Void = { _ in }
     ) -> @Sendable (ScriptedConnection) async throws -> Void {
         { connection in
-            var decoder = HTTPRequestDecoder(limits: HTTPLimits(maxBodySize: 64 << 20))
-            while true {
-                let head: RequestHead
-                let body: [UInt8]
-                do {
-                    (head, body) = try await readRequest(on: connection.socket, decoder: &decoder, progress: progress)
-                } catch {
-                    if decoder.isIdle { return }
-                    throw error
-                }
+            try await serveRequests(on: connection, progress: progress) { head, body in
                 let sum = body.reduce(0) { $0 &+ Int($1) }
                 let line = "\(head.request.method.rawValue) \(body.count) \(head.request.headerFields[.contentLength] ?? "-") \(sum)\n"
                 let filler = [UInt8](repeating: UInt8(ascii: "."), count: max(0, responseSize - line.utf8.count))
