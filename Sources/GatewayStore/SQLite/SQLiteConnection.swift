@@ -14,6 +14,12 @@ final class SQLiteConnection {
     let path: String
     private var statements: [String: SQLiteStatement] = [:]
 
+    /// Process-wide settings, applied once before the first connection opens. Memory statistics off: SQLite
+    /// otherwise takes a global mutex on every allocation to keep them (sqlite.org/c3ref/c_config_covering_index_scan.html,
+    /// `SQLITE_CONFIG_MEMSTATUS`), and nothing here reads them. Fails harmlessly (`SQLITE_MISUSE`) if the host
+    /// process used SQLite first.
+    private static let libraryConfigured: Bool = csqlite_disable_memory_statistics() == SQLITE_OK
+
     /// Flags for the connection that writes: read/write, create, multi-thread mode, URI file names.
     static let writerFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
     /// Flags for the read-only pool connections.
@@ -21,6 +27,7 @@ final class SQLiteConnection {
 
     /// Opens `path` with `flags` (one of ``writerFlags``/``readerFlags`` or your own).
     init(path: String, flags: Int32) throws(SQLiteError) {
+        _ = Self.libraryConfigured
         var db: OpaquePointer?
         let code = sqlite3_open_v2(path, &db, flags, nil)
         guard code == SQLITE_OK, let db else {
