@@ -75,10 +75,27 @@ extension SQLiteKeyStore {
                     .keyStoreError
             }
         }
+        if !isInMemory(path), options.checkpointInterval != nil {
+            // The background checkpointer does the work; the writer's own automatic checkpoint is only a backstop.
+            try sqlite { () throws(SQLiteError) in
+                try db.execute("PRAGMA wal_autocheckpoint = \(max(1, options.backstopCheckpointPages))")
+            }
+        }
         try sqlite { () throws(SQLiteError) in
             try db.execute("PRAGMA synchronous = \(options.synchronous.rawValue)")
             // Temporary b-trees (the sweep's ORDER BY) in memory rather than in temp files.
             try db.execute("PRAGMA temp_store = MEMORY")
+        }
+    }
+
+    /// Opens the background checkpointer's connection (read-write; the writer created the file already).
+    static func openCheckpointer(path: String, options: Options) throws(KeyStoreError) -> SQLiteConnection {
+        do throws(SQLiteError) {
+            let db = try SQLiteConnection(path: path, flags: SQLiteConnection.writerFlags)
+            try db.setBusyTimeout(milliseconds: options.busyTimeoutMilliseconds)
+            return db
+        } catch {
+            throw error.keyStoreError
         }
     }
 

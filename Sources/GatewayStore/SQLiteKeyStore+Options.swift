@@ -35,6 +35,14 @@ extension SQLiteKeyStore {
         public var maxBodyBytes: Int
         /// Keys fetched per read by `forEachKey`. Default 4096.
         public var keyPageSize: Int
+        /// How often a background connection checkpoints the WAL into the database file (`PRAGMA
+        /// wal_checkpoint(PASSIVE)`), so that commits never wait for a checkpoint's copying and syncing. Default
+        /// 250 ms; `nil` leaves checkpoints to SQLite's automatic ones inside the writer's commits.
+        public var checkpointInterval: Duration?
+        /// With a background checkpointer, the WAL size in pages at which the writer checkpoints itself anyway
+        /// (`PRAGMA wal_autocheckpoint`), should the background one fall behind. Default 16384 (64 MiB of 4 KiB
+        /// pages).
+        public var backstopCheckpointPages: Int
         /// Where open/close events and failed write batches are logged.
         public var logger: Logger
 
@@ -47,6 +55,8 @@ extension SQLiteKeyStore {
             quickCheckAtOpen: Bool = true,
             maxBodyBytes: Int = 64 << 20,
             keyPageSize: Int = 4096,
+            checkpointInterval: Duration? = .milliseconds(250),
+            backstopCheckpointPages: Int = 16384,
             logger: Logger = Logger(label: "gateway.store")
         ) {
             self.synchronous = synchronous
@@ -57,6 +67,8 @@ extension SQLiteKeyStore {
             self.quickCheckAtOpen = quickCheckAtOpen
             self.maxBodyBytes = maxBodyBytes
             self.keyPageSize = keyPageSize
+            self.checkpointInterval = checkpointInterval
+            self.backstopCheckpointPages = backstopCheckpointPages
             self.logger = logger
         }
 

@@ -19,6 +19,8 @@ public final class SQLiteKeyStore: KeyStore {
     public let options: Options
     private let writer: GroupCommitWriter
     private let readers: [ConnectionWorker]
+    /// Checkpoints the WAL in the background (file stores with ``Options/checkpointInterval`` set).
+    let checkpointer: Checkpointer?
     private let nextReader = Atomic<Int>(0)
     private let closed = Atomic<Bool>(false)
 
@@ -45,6 +47,13 @@ public final class SQLiteKeyStore: KeyStore {
                 readers.append(ConnectionWorker(label: "gateway.store.reader\(index)", connection: connection))
             }
             self.readers = readers
+        }
+        if !Self.isInMemory(path), let interval = options.checkpointInterval {
+            checkpointer = Checkpointer(
+                connection: try Self.openCheckpointer(path: path, options: options), interval: interval,
+                logger: options.logger)
+        } else {
+            checkpointer = nil
         }
         options.logger.debug("store opened", metadata: ["path": "\(path)", "readers": "\(readers.count)"])
     }
@@ -162,6 +171,7 @@ public final class SQLiteKeyStore: KeyStore {
     public func close() async {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         writer.stopAccepting()
+        await checkpointer?.close()
         for reader in readers where reader !== writer.worker {
             if let error = await reader.close() {
                 options.logger.warning("store reader close failed", metadata: ["error": "\(error)"])

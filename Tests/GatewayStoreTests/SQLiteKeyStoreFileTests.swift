@@ -29,6 +29,47 @@ struct SQLiteKeyStoreFileTests {
         }
     }
 
+    @Test("the background checkpointer copies the WAL into the database file while the store is open")
+    func backgroundCheckpoints() async throws {
+        try await withTemporaryDirectory { (directory) async throws in
+            let path = directory.appendingPathComponent("store.sqlite").path
+            var options = SQLiteKeyStore.Options()
+            options.checkpointInterval = .milliseconds(10)
+            let store = try SQLiteKeyStore(path: path, options: options)
+            let checkpointer = try #require(store.checkpointer)
+            let sizeBefore = try fileSize(path)
+            for index in 0..<400 {
+                let claim = makeClaim("k\(index)")
+                _ = try await store.claim(claim, likelyNew: true)
+                _ = try await store.complete(
+                    claim.key, owner: claim.owner, response: makeResponse(body: randomBody(2_000)), expiresAt: t0 + ttl)
+            }
+            // Without the writer checkpointing (its threshold is 64 MiB of WAL), the database file only grows by
+            // the checkpointer's work.
+            let start = ContinuousClock.now
+            while try fileSize(path) < sizeBefore + 400 * 2_000, ContinuousClock.now - start < .seconds(10) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(try fileSize(path) >= sizeBefore + 400 * 2_000)
+            #expect(checkpointer.checkpointsRun.load(ordering: .relaxed) > 0)
+            await store.close()
+
+            let reopened = try SQLiteKeyStore(path: path)
+            #expect(try await reopened.record(for: RecordKey(scope: "tenant-a", key: "k399"))?.state == .completed)
+            await reopened.close()
+
+            var automatic = SQLiteKeyStore.Options()
+            automatic.checkpointInterval = nil
+            let plain = try SQLiteKeyStore(path: path, options: automatic)
+            #expect(plain.checkpointer == nil)
+            await plain.close()
+        }
+    }
+
+    private func fileSize(_ path: String) throws -> Int {
+        (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+    }
+
     @Test("a returned claim is already in the files (as a kill -9 would leave them)")
     func durableBeforeReturn() async throws {
         try await withTemporaryDirectory { (directory) async throws in

@@ -12,6 +12,7 @@ public enum ConfigurationKeys {
         "server.stream-bodies-over", "server.header-timeout", "server.body-timeout", "server.idle-timeout", "server.max-connections",
         "server.shutdown-grace",
         "store.path", "store.synchronous", "store.busy-timeout", "store.compression-threshold",
+        "store.checkpoint-interval",
         "idempotency.key-ttl", "idempotency.lease", "idempotency.require-key", "idempotency.methods",
         "idempotency.max-key-length", "idempotency.scope-headers", "idempotency.fingerprint-headers",
         "idempotency.store-5xx", "idempotency.max-stored-response-bytes", "idempotency.fail-open",

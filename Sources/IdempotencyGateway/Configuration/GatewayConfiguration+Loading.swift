@@ -147,6 +147,8 @@ extension GatewayConfiguration {
         store.busyTimeout = values.duration("store.busy-timeout", positive: false) ?? store.busyTimeout
         store.compressionThreshold = values.size("store.compression-threshold", minimum: 0)
             ?? store.compressionThreshold
+        store.checkpointInterval = values.duration("store.checkpoint-interval", positive: false)
+            ?? store.checkpointInterval
 
         readIdempotency(from: &values)
 

@@ -38,6 +38,7 @@ extension GatewayConfiguration {
         lines.append("  synchronous: \(store.synchronous.rawValue)")
         lines.append("  busy-timeout: \(duration(store.busyTimeout))")
         lines.append("  compression-threshold: \(size(store.compressionThreshold))")
+        lines.append("  checkpoint-interval: \(duration(store.checkpointInterval))")
         let idem = idempotency
         lines.append("idempotency:")
         lines.append("  key-ttl: \(duration(idem.keyTTL))")

@@ -93,6 +93,10 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var busyTimeout: Duration = .seconds(5)
         /// `store.compression-threshold`: stored bodies at least this large are zlib-compressed. Default `1024`.
         public var compressionThreshold = 1024
+        /// `store.checkpoint-interval`: how often a background connection checkpoints the WAL into the database file,
+        /// so commits never wait for a checkpoint. `0` leaves checkpoints to SQLite inside the writer's commits.
+        /// Default `250ms`.
+        public var checkpointInterval: Duration = .milliseconds(250)
         /// The defaults.
         public init() {}
 

@@ -37,7 +37,8 @@ extension GatewayConfiguration {
         SQLiteKeyStore.Options(
             synchronous: store.synchronous == .full ? .full : .normal,
             busyTimeout: store.busyTimeout,
-            compressionThreshold: store.compressionThreshold)
+            compressionThreshold: store.compressionThreshold,
+            checkpointInterval: store.checkpointInterval > .zero ? store.checkpointInterval : nil)
     }
 
     var engineConfiguration: IdempotencyConfiguration {

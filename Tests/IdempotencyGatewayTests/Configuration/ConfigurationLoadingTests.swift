@@ -1,5 +1,5 @@
 import Foundation
-import IdempotencyGateway
+@testable import IdempotencyGateway
 import Testing
 
 @Suite("Configuration loading and precedence")
@@ -70,6 +70,7 @@ struct ConfigurationLoadingTests {
             store:
               path: ":memory:"
               synchronous: full
+              checkpoint-interval: 0
             server:
               max-body-bytes: 64KiB
             idempotency:
@@ -85,6 +86,9 @@ struct ConfigurationLoadingTests {
         #expect(configuration.admin.token == "s3cret")
         #expect(configuration.store.isInMemory)
         #expect(configuration.store.synchronous == .full)
+        #expect(configuration.store.checkpointInterval == .zero)
+        #expect(configuration.storeOptions.checkpointInterval == nil)
+        #expect(GatewayConfiguration().storeOptions.checkpointInterval == .milliseconds(250))
         #expect(configuration.server.maxBodyBytes == 65_536)
         #expect(configuration.idempotency.scopeHeaders == ["Authorization", "X-Tenant"])
         #expect(configuration.idempotency.store5xx)
