@@ -1,10 +1,13 @@
+import GatewayHTTP
 import GatewaySockets
 import Synchronization
 
-/// Idle keep-alive connections to one upstream, most recently used first.
+/// Idle keep-alive connections to one upstream, most recently used first, each with the response decoder it last
+/// used (idle between responses, its buffers kept: the next exchange allocates none).
 final class ConnectionPool: Sendable {
     private struct Idle {
         var socket: AsyncSocket
+        var decoder: HTTPResponseDecoder
         var since: ContinuousClock.Instant
     }
 
@@ -21,7 +24,7 @@ final class ConnectionPool: Sendable {
 
     /// A pooled connection that still looks alive, or nil. A connection the upstream closed while it sat in the
     /// pool peeks EOF (or stray bytes) without blocking, and is discarded here, before anything is sent on it.
-    func take() -> AsyncSocket? {
+    func take() -> (socket: AsyncSocket, decoder: HTTPResponseDecoder)? {
         while true {
             let candidate: Idle? = idle.withLock { $0.popLast() }
             guard let candidate else { return nil }
@@ -32,15 +35,17 @@ final class ConnectionPool: Sendable {
             }
             // Recently used: the loop's readiness events would have shown a close or stray input. Idle longer
             // (where an upstream's keep-alive timeout may close it): ask the kernel too.
-            if candidate.socket.probeIdle(trustEvents: age < Self.trustEventsFor) { return candidate.socket }
+            if candidate.socket.probeIdle(trustEvents: age < Self.trustEventsFor) {
+                return (candidate.socket, candidate.decoder)
+            }
             candidate.socket.close()
         }
     }
 
-    /// Returns a connection after a complete exchange.
-    func put(_ socket: AsyncSocket) {
+    /// Returns a connection after a complete exchange, with its decoder (between responses, nothing buffered).
+    func put(_ socket: AsyncSocket, decoder: HTTPResponseDecoder) {
         let evicted: AsyncSocket? = idle.withLock { idle in
-            idle.append(Idle(socket: socket, since: .now))
+            idle.append(Idle(socket: socket, decoder: decoder, since: .now))
             return idle.count > maxIdle ? idle.removeFirst().socket : nil
         }
         evicted?.close()

@@ -60,7 +60,8 @@ final class UpstreamBodyStream: HTTPBodyStream {
                         case .end:
                             state.finished = true
                             // RFC 9112 §9.3: reusable when persistent and nothing follows the body.
-                            return .end(reuse: keepAlive && !state.eof && !state.decoder.hasBufferedBytes)
+                            let reusable = keepAlive && !state.eof && !state.decoder.hasBufferedBytes
+                            return .end(reuse: reusable ? state.decoder : nil)
                         case .informational, .head, .body:
                             continue
                         }
@@ -81,7 +82,7 @@ final class UpstreamBodyStream: HTTPBodyStream {
             case .done:
                 return nil
             case .end(let reuse):
-                if reuse { pool.put(socket) } else { socket.close() }
+                if let decoder = reuse { pool.put(socket, decoder: decoder) } else { socket.close() }
                 return nil
             case .fail(let error):
                 socket.close()
@@ -94,7 +95,8 @@ final class UpstreamBodyStream: HTTPBodyStream {
 
     private enum Step {
         case piece([UInt8])
-        case end(reuse: Bool)
+        /// The body ended; the decoder to pool the connection with, or nil when it cannot be reused.
+        case end(reuse: HTTPResponseDecoder?)
         case done
         case fail(UpstreamError)
         case read

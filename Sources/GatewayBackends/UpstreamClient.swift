@@ -54,7 +54,9 @@ public final class UpstreamClient: Sendable {
         if inline { message.append(contentsOf: body) }
 
         while true {
-            let (socket, reused) = try await connection()
+            let (socket, reusedDecoder, reused) = try await connection()
+            // Held in an optional and taken out below, so the decoder keeps a single owner (no copy of its buffers).
+            var pooledDecoder = reusedDecoder
             // First send without waiting: if a reused connection is already dead, nothing was sent → retry.
             let first: Result<IOResult<Int>, SocketError> = message.withUnsafeBytes { bytes in
                 Result { () throws(SocketError) in try socket.socket.write(bytes.baseAddress!, count: bytes.count) }
@@ -78,7 +80,8 @@ public final class UpstreamClient: Sendable {
                 throw .failed("sending the request: \(error)")
             }
             return try await readResponse(
-                on: socket, method: head.method, deadline: deadline, streamResponse: streamResponse)
+                on: socket, decoder: pooledDecoder.take(), method: head.method, deadline: deadline,
+                streamResponse: streamResponse)
         }
     }
 
@@ -96,8 +99,9 @@ public final class UpstreamClient: Sendable {
         HTTPEncoder.encodeRequestHead(head, contentLength: length, chunked: length == nil, into: &message)
         let stall = configuration.responseTimeout
         var socket: AsyncSocket
+        var pooledDecoder: HTTPResponseDecoder?
         while true {
-            let (candidate, reused) = try await connection()
+            let (candidate, candidateDecoder, reused) = try await connection()
             let first: Result<IOResult<Int>, SocketError> = message.withUnsafeBytes { bytes in
                 Result { () throws(SocketError) in try candidate.socket.write(bytes.baseAddress!, count: bytes.count) }
             }
@@ -119,6 +123,7 @@ public final class UpstreamClient: Sendable {
                 }
             }
             socket = candidate
+            pooledDecoder = candidateDecoder
             break
         }
         var sent = 0
@@ -150,8 +155,8 @@ public final class UpstreamClient: Sendable {
             throw .failed("reading the request body from the client: \(error)")
         }
         return try await readResponse(
-            on: socket, method: head.method, deadline: deadline ?? .now + configuration.responseTimeout,
-            streamResponse: streamResponse)
+            on: socket, decoder: pooledDecoder.take(), method: head.method,
+            deadline: deadline ?? .now + configuration.responseTimeout, streamResponse: streamResponse)
     }
 
     /// Closes idle pooled connections.
@@ -160,22 +165,24 @@ public final class UpstreamClient: Sendable {
     }
 
     /// A pooled connection, or a new one (connect failures are ``UpstreamError/unreachable(_:)``).
-    private func connection() async throws(UpstreamError) -> (AsyncSocket, reused: Bool) {
+    /// A pooled connection comes with the response decoder it last used.
+    private func connection() async throws(UpstreamError) -> (AsyncSocket, HTTPResponseDecoder?, reused: Bool) {
         let loop = loops.currentOrNext()
-        if let pooled = pools[loop.index % pools.count].take() { return (pooled, true) }
+        if let pooled = pools[loop.index % pools.count].take() { return (pooled.socket, pooled.decoder, true) }
         do {
             let socket = try await AsyncSocket.connect(
                 to: configuration.address, deadline: .now + configuration.connectTimeout, loop: loop)
-            return (socket, false)
+            return (socket, nil, false)
         } catch {
             throw .unreachable("connect to \(configuration.address): \(error)")
         }
     }
 
     private func readResponse(
-        on socket: AsyncSocket, method: HTTPRequest.Method, deadline: ContinuousClock.Instant, streamResponse: Bool
+        on socket: AsyncSocket, decoder pooled: consuming HTTPResponseDecoder?, method: HTTPRequest.Method,
+        deadline: ContinuousClock.Instant, streamResponse: Bool
     ) async throws(UpstreamError) -> GatewayResponse {
-        var decoder = HTTPResponseDecoder()
+        var decoder = pooled ?? HTTPResponseDecoder()
         decoder.expectResponse(to: method)
         var head: ResponseHead?
         var body: [UInt8] = []
@@ -211,16 +218,17 @@ public final class UpstreamClient: Sendable {
                             throw HTTPParseError(status: 502, reason: "response body exceeds \(configuration.maxResponseBodySize) bytes")
                         }
                     case .end(let trailers):
-                        guard let head else { continue }
-                        if head.keepAlive, !eof, !decoder.hasBufferedBytes {
-                            pools[socket.loop.index % pools.count].put(socket)
+                        // Taken out of the optional, the head is the only owner of its fields: removing the
+                        // hop-by-hop ones edits them in place.
+                        guard var finished = head.take() else { continue }
+                        if finished.keepAlive, !eof, !decoder.hasBufferedBytes {
+                            pools[socket.loop.index % pools.count].put(socket, decoder: decoder)
                         } else {
                             socket.close()
                         }
-                        var response = head.response
-                        HopByHopHeaders.remove(from: &response.headerFields)
+                        HopByHopHeaders.remove(from: &finished.response.headerFields)
                         _ = trailers
-                        return GatewayResponse(head: response, body: body)
+                        return GatewayResponse(head: finished.response, body: body)
                     }
                     if eof { break }
                 }
