@@ -47,6 +47,39 @@ struct ProxyPoolTests {
         }
     }
 
+    /// A pooled connection keeps its response decoder: responses of every framing, one after the other on one
+    /// upstream connection, are each relayed whole (RFC 9112 §6.3: no body after HEAD, 204 and 304).
+    @Test func oneConnectionCarriesResponsesOfEveryFraming() async throws {
+        let upstreamScript = ScriptedUpstream.answering { request in
+            switch request.path {
+            case "/chunked":
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n"
+            case "/head": "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+            case "/empty": "HTTP/1.1 204 No Content\r\n\r\n"
+            case "/cached": "HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n"
+            default: "HTTP/1.1 200 OK\r\nContent-Length: \(request.path.utf8.count)\r\n\r\n\(request.path)"
+            }
+        }
+        try await withScriptedUpstream(script: upstreamScript) { upstream in
+            try await withGateway(to: upstream.address) { gateway in
+                let client = try await gateway.connect()
+                let steps: [(method: String, path: String, status: Int, body: String)] = [
+                    ("GET", "/sized", 200, "/sized"), ("GET", "/chunked", 200, "abcde"), ("HEAD", "/head", 200, ""),
+                    ("GET", "/empty", 204, ""), ("GET", "/cached", 304, ""), ("GET", "/again", 200, "/again"),
+                    ("GET", "/chunked", 200, "abcde"), ("GET", "/last", 200, "/last"),
+                ]
+                for step in steps {
+                    try await client.send("\(step.method) \(step.path) HTTP/1.1\r\nHost: p.test\r\n\r\n")
+                    let response = try await client.readResponse(method: step.method == "HEAD" ? .head : .get)
+                    #expect(response.status == step.status, "\(step.path)")
+                    #expect(response.text == step.body, "\(step.path)")
+                }
+                #expect(upstream.acceptedCount == 1)
+                #expect(upstream.requests.count == steps.count)
+            }
+        }
+    }
+
     @Test func concurrentRequestsOpenConnectionsThatAreThenReused() async throws {
         try await withScriptedUpstream(script: Self.keepAlive) { upstream in
             try await withGateway(to: upstream.address) { gateway in
