@@ -44,6 +44,7 @@ final class ServerConnection: Sendable {
     func run() async {
         defer { socket.close() }
         var decoder = HTTPRequestDecoder(limits: configuration.limits)
+        var output: [UInt8] = []
         let connectionInfo = ConnectionInfo(remoteAddress: socket.peer?.host ?? "")
         while true {
             guard let (parsed, body, streamed) = await readRequest(&decoder) else { return }
@@ -89,7 +90,7 @@ final class ServerConnection: Sendable {
                     defer { relaying.withLock { $0 = nil } }
                     keepAlive = try await writeStreamed(response, stream, for: head, keepAlive: keepAlive)
                 } else {
-                    try await write(consume response, for: head, keepAlive: keepAlive)
+                    try await write(consume response, for: head, keepAlive: keepAlive, using: &output)
                 }
             } catch {
                 logger.debug("write failed", metadata: ["error": "\(error)"])
@@ -227,7 +228,12 @@ final class ServerConnection: Sendable {
     }
 
     /// Writes a response with recomputed framing (RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304).
-    private func write(_ response: consuming GatewayResponse, for head: RequestHead, keepAlive: Bool) async throws(SocketError) {
+    /// - Parameter buffer: the connection's output buffer, reused from response to response (emptied here).
+    private func write(
+        _ response: consuming GatewayResponse, for head: RequestHead, keepAlive: Bool, using buffer: inout [UInt8]
+    ) async throws(SocketError) {
+        // Kept for the next response while small (an idle connection holds at most 4 KiB for it).
+        defer { buffer.removeAll(keepingCapacity: buffer.capacity <= 4096) }
         let status = response.head.status.code
         let bodyless = status < 200 || status == 204 || status == 304
         let isHead = head.request.method == .head
@@ -240,7 +246,6 @@ final class ServerConnection: Sendable {
                 ?? (response.body.isEmpty ? nil : response.body.count)
         }
         let sendBody = !bodyless && !isHead && !response.body.isEmpty
-        var buffer: [UInt8] = []
         buffer.reserveCapacity(256 + (sendBody && response.body.count <= 65536 ? response.body.count : 0))
         if !response.head.headerFields.contains(.date) {
             // RFC 9110 §6.6.1: a server with a clock sends Date; an upstream's own Date is passed through.
