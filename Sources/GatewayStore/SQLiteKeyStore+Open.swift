@@ -79,6 +79,9 @@ extension SQLiteKeyStore {
             // The background checkpointer does the work; the writer's own automatic checkpoint is only a backstop.
             try sqlite { () throws(SQLiteError) in
                 try db.execute("PRAGMA wal_autocheckpoint = \(max(1, options.backstopCheckpointPages))")
+                // Under sustained load the WAL can outgrow the backstop while the background checkpoint holds the
+                // checkpoint lock; once it restarts, a WAL file larger than this is truncated back to it.
+                try db.execute("PRAGMA journal_size_limit = \(max(1, options.backstopCheckpointPages) * 4096)")
             }
         }
         try sqlite { () throws(SQLiteError) in
@@ -93,6 +96,8 @@ extension SQLiteKeyStore {
         do throws(SQLiteError) {
             let db = try SQLiteConnection(path: path, flags: SQLiteConnection.writerFlags)
             try db.setBusyTimeout(milliseconds: options.busyTimeoutMilliseconds)
+            // A checkpoint's syncs follow the setting of the connection that runs it, not the writer's.
+            try db.execute("PRAGMA synchronous = \(options.synchronous.rawValue)")
             return db
         } catch {
             throw error.keyStoreError

@@ -36,7 +36,9 @@ public final class SQLiteKeyStore: KeyStore {
         try Self.createParentDirectory(of: path)
         let writerConnection = try Self.openWriter(path: path, options: options)
         let writerWorker = ConnectionWorker(label: "gateway.store.writer", connection: writerConnection)
-        writer = GroupCommitWriter(worker: writerWorker, maxBatch: options.maxBatch, logger: options.logger)
+        writer = GroupCommitWriter(
+            worker: writerWorker, maxBatch: options.maxBatch, logger: options.logger,
+            linger: Self.isInMemory(path) ? .zero : .microseconds(50))
         if Self.isInMemory(path) {
             readers = [writerWorker]
         } else {

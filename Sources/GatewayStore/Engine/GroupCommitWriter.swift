@@ -41,10 +41,12 @@ final class GroupCommitWriter: Sendable {
     let operationsRun = Atomic<Int>(0)
 
     /// How long the writer keeps polling for new operations after its queue ran empty (yielding the CPU between
-    /// polls) before it returns its thread to Dispatch.
-    static let lingerBudget: Duration = .microseconds(50)
+    /// polls) before it returns its thread to Dispatch. Default 50 µs; zero where reads share the writer's queue
+    /// (an in-memory store), which would otherwise wait it out.
+    let lingerBudget: Duration
 
-    init(worker: ConnectionWorker, maxBatch: Int, logger: Logger) {
+    init(worker: ConnectionWorker, maxBatch: Int, logger: Logger, linger: Duration = .microseconds(50)) {
+        self.lingerBudget = linger
         self.worker = worker
         self.maxBatch = max(1, maxBatch)
         self.logger = logger
@@ -82,7 +84,7 @@ final class GroupCommitWriter: Sendable {
                     // Linger briefly before giving the thread back: under load the next claim or completion comes
                     // within microseconds, and picking it up here saves a thread wake-up per batch.
                     let now = ContinuousClock.now
-                    if let since = idleSince, now - since >= Self.lingerBudget {
+                    if lingerBudget == .zero || idleSince.map({ now - $0 >= lingerBudget }) == true {
                         pending.draining = false
                         return []
                     }

@@ -11,7 +11,10 @@ import Synchronization
 /// commit waits for the syncs too: that was the gateway's tail latency for new keys. A PASSIVE checkpoint "does as
 /// much work as possible without interfering with other database connections" (sqlite.org/c3ref/wal_checkpoint_v2.html),
 /// so the writer keeps committing meanwhile. The writer keeps a high automatic-checkpoint threshold as a backstop
-/// (``SQLiteKeyStore/Options/backstopCheckpointPages``) in case this one falls behind.
+/// (``SQLiteKeyStore/Options/backstopCheckpointPages``) in case this one falls behind. The backstop is not a hard
+/// bound: under sustained writes the WAL can overshoot it by what is written during one background checkpoint
+/// (the writer's own attempt finds the checkpoint lock taken), and `journal_size_limit` truncates the file back to
+/// it after the next restart.
 final class Checkpointer: Sendable {
     private let worker: ConnectionWorker
     private let timer: Mutex<(any DispatchSourceTimer)?>
@@ -36,6 +39,11 @@ final class Checkpointer: Sendable {
             source.resume()
             timer = source
         }
+    }
+
+    deinit {
+        // A store released without close(): the timer would otherwise fire (doing nothing) for the process's life.
+        timer.withLock { $0?.cancel() }
     }
 
     /// One passive checkpoint (on the worker's queue).
