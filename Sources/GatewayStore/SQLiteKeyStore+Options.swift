@@ -40,8 +40,8 @@ extension SQLiteKeyStore {
         /// 250 ms; `nil` leaves checkpoints to SQLite's automatic ones inside the writer's commits.
         public var checkpointInterval: Duration?
         /// With a background checkpointer, the WAL size in pages at which the writer checkpoints itself anyway
-        /// (`PRAGMA wal_autocheckpoint`), should the background one fall behind, and the size the WAL file is
-        /// truncated back to (`PRAGMA journal_size_limit`). Default 16384 (64 MiB of 4 KiB pages). Not a hard
+        /// (`PRAGMA wal_autocheckpoint`), should the background one fall behind; a WAL file over twice this size is
+        /// truncated back to that (`PRAGMA journal_size_limit`). Default 16384 (64 MiB of 4 KiB pages). Not a hard
         /// bound: under sustained writes the WAL can overshoot it by what one background checkpoint lets through.
         public var backstopCheckpointPages: Int
         /// Where open/close events and failed write batches are logged.

@@ -13,8 +13,8 @@ import Synchronization
 /// so the writer keeps committing meanwhile. The writer keeps a high automatic-checkpoint threshold as a backstop
 /// (``SQLiteKeyStore/Options/backstopCheckpointPages``) in case this one falls behind. The backstop is not a hard
 /// bound: under sustained writes the WAL can overshoot it by what is written during one background checkpoint
-/// (the writer's own attempt finds the checkpoint lock taken), and `journal_size_limit` truncates the file back to
-/// it after the next restart.
+/// (the writer's own attempt finds the checkpoint lock taken); `journal_size_limit` truncates a file grown past twice
+/// the backstop back to that after the next restart.
 final class Checkpointer: Sendable {
     private let worker: ConnectionWorker
     private let timer: Mutex<(any DispatchSourceTimer)?>
