@@ -37,6 +37,11 @@ public final class HotCache: Sendable {
         var key: RecordKey
         var entry: Entry
         var cost: Int
+    }
+
+    /// A node's neighbours in the LRU list (kept apart from the nodes, so that moving an entry to the front on
+    /// every hit touches two integers, not the entry's strings and arrays).
+    private struct Link {
         var previous: Int
         var next: Int
     }
@@ -45,6 +50,7 @@ public final class HotCache: Sendable {
     /// recently used.
     private struct State {
         var nodes: [Node?] = []
+        var links: [Link] = []
         var free: [Int] = []
         var index: [RecordKey: Int] = [:]
         var head = -1
@@ -54,15 +60,14 @@ public final class HotCache: Sendable {
         var generation: UInt64 = 0
 
         mutating func unlink(_ i: Int) {
-            let node = nodes[i]!
-            if node.previous >= 0 { nodes[node.previous]!.next = node.next } else { head = node.next }
-            if node.next >= 0 { nodes[node.next]!.previous = node.previous } else { tail = node.previous }
+            let link = links[i]
+            if link.previous >= 0 { links[link.previous].next = link.next } else { head = link.next }
+            if link.next >= 0 { links[link.next].previous = link.previous } else { tail = link.previous }
         }
 
         mutating func pushFront(_ i: Int) {
-            nodes[i]!.previous = -1
-            nodes[i]!.next = head
-            if head >= 0 { nodes[head]!.previous = i }
+            links[i] = Link(previous: -1, next: head)
+            if head >= 0 { links[head].previous = i }
             head = i
             if tail < 0 { tail = i }
         }
@@ -113,7 +118,7 @@ public final class HotCache: Sendable {
         state.withLock { state in
             if let generation, generation != state.generation { return }
             if let existing = state.index[key] { state.remove(existing) }
-            let node = Node(key: key, entry: entry, cost: cost, previous: -1, next: -1)
+            let node = Node(key: key, entry: entry, cost: cost)
             let i: Int
             if let slot = state.free.popLast() {
                 i = slot
@@ -121,6 +126,7 @@ public final class HotCache: Sendable {
             } else {
                 i = state.nodes.count
                 state.nodes.append(node)
+                state.links.append(Link(previous: -1, next: -1))
             }
             state.index[key] = i
             state.pushFront(i)
