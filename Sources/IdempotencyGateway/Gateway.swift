@@ -89,7 +89,7 @@ public final class Gateway: Sendable {
             logger: Logger(label: "idempotency-gateway.engine"))
         var accessLogger = Logger(label: "idempotency-gateway.access")
         accessLogger.logLevel = logger.logLevel
-        let front = RequestLogger(engine: engine, logger: accessLogger, inFlight: GatewayMetrics.InFlight())
+        let front = RequestLogger(engine: engine, logger: accessLogger, inFlight: GatewayMetrics.requestsInFlight)
         server = HTTPServer(
             configuration: try configuration.serverConfiguration(listen: configuration.listen), handler: front,
             logger: logger)

@@ -33,6 +33,7 @@ struct AdminHandler: HTTPHandler {
             if let stats = try? await store.statistics(now: IdempotencyEngine.systemNow()) {
                 GatewayMetrics.recordKeys(inFlight: stats.inFlight, completed: stats.completed, expired: stats.expired)
             }
+            GatewayMetrics.requestsInFlight.publish()
             var fields = HTTPFields()
             fields[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return GatewayResponse(status: .ok, headerFields: fields, body: GatewayMetrics.exposition())

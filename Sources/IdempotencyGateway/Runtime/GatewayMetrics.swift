@@ -31,14 +31,26 @@ enum GatewayMetrics {
         durations[outcome]!
     }
 
-    /// `gateway_requests_in_flight`: requests between arrival and response.
+    /// `gateway_requests_in_flight`: requests between arrival and response, counted per request with one atomic
+    /// add and published to the gauge when `/metrics` is scraped (not on every request).
+    static let requestsInFlight = InFlight()
+
     final class InFlight: Sendable {
         private let count = Atomic<Int>(0)
-        private let gauge = Gauge(label: "gateway_requests_in_flight")
+        private let gauge = Mutex<Metrics.Gauge?>(nil)
 
-        func increment() { gauge.record(count.wrappingAdd(1, ordering: .relaxed).newValue) }
-        func decrement() { gauge.record(count.wrappingSubtract(1, ordering: .relaxed).newValue) }
+        func increment() { count.wrappingAdd(1, ordering: .relaxed) }
+        func decrement() { count.wrappingSubtract(1, ordering: .relaxed) }
         var value: Int { count.load(ordering: .relaxed) }
+
+        /// Records the current count in the gauge (created on first use, after the registry is bootstrapped).
+        func publish() {
+            let value = self.value
+            gauge.withLock { gauge in
+                if gauge == nil { gauge = Metrics.Gauge(label: "gateway_requests_in_flight") }
+                gauge?.record(value)
+            }
+        }
     }
 
     /// `gateway_keys_stored` by state, refreshed from the store at each scrape.

@@ -67,11 +67,13 @@ struct MetricsEndpointTests {
         let last = try await scrape().text
         for name in [
             "idempotency_requests_total", "gateway_request_duration_seconds", "idempotency_bloom_total",
-            "idempotency_store_duration_seconds", "gateway_keys_stored",
+            "idempotency_store_duration_seconds", "gateway_keys_stored", "gateway_requests_in_flight",
         ] {
             #expect(last.contains("# TYPE \(name) "), "missing \(name)")
         }
         #expect(metricValue(last, #"idempotency_bloom_total{result="negative"}"#) >= Double(3 * rounds))
         #expect(metricValue(last, #"gateway_keys_stored{state="completed"}"#) == Double(3 * rounds))
+        // Published at each scrape (process-wide: other tests' gateways may have requests in flight).
+        #expect(metricValue(last, "gateway_requests_in_flight") >= 0)
     }
 }
