@@ -39,6 +39,8 @@ struct FieldLine {
         }
         // parse(_:_:statuses:) already checked every value byte (RFC 9110 §5.5), which is the same rule
         // swift-http-types applies; its initialiser checks once more and keeps the bytes as they are.
-        return HTTPField(name: fieldName, value: UnsafeBufferPointer(rebasing: head[value.start..<value.end]))
+        let valueBytes = UnsafeBufferPointer(rebasing: head[value.start..<value.end])
+        if let known = KnownFieldValues.value(valueBytes) { return HTTPField(name: fieldName, value: known) }
+        return HTTPField(name: fieldName, value: valueBytes)
     }
 }

@@ -36,3 +36,22 @@ enum KnownFieldNames {
         return nil
     }
 }
+
+/// Field values common enough to keep prebuilt: a value longer than 15 bytes would otherwise need a heap-allocated
+/// `String` for every message that carries it (`application/json` is 16).
+enum KnownFieldValues {
+    private static let values: [(bytes: [UInt8], value: String)] = [
+        "application/json", "application/json; charset=utf-8", "application/x-www-form-urlencoded",
+        "text/plain; charset=utf-8", "text/html; charset=utf-8", "gzip, deflate, br", "gzip, deflate",
+    ].map { (Array($0.utf8), $0) }
+
+    /// The prebuilt value spelled exactly as `bytes`, if there is one (only values over 15 bytes are listed).
+    @inline(__always)
+    static func value(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        guard bytes.count > 15 else { return nil }
+        for candidate in values where candidate.bytes.count == bytes.count {
+            if candidate.bytes.withUnsafeBufferPointer({ $0.elementsEqual(bytes) }) { return candidate.value }
+        }
+        return nil
+    }
+}
