@@ -34,6 +34,19 @@ struct RequestDecoderTests {
         #expect(!run.incomplete)
     }
 
+    @Test("Field names and values come out exactly as sent, whether or not they are common (prebuilt) ones")
+    func namesAndValuesAsSent() throws {
+        let run = decodeRequests(request(
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\ncontent-type: application/JSON\r\n"
+                + "CONTENT-type: text/plain; charset=utf-8\r\nAccept-Encoding: gzip, deflate\r\nContent-Length: 0\r\n\r\n"))
+        #expect(run.error == nil)
+        let message = try #require(run.messages.first)
+        #expect(message.headers == [
+            ["Content-Type", "application/json"], ["content-type", "application/JSON"],
+            ["CONTENT-type", "text/plain; charset=utf-8"], ["Accept-Encoding", "gzip, deflate"], ["Content-Length", "0"],
+        ])
+    }
+
     @Test("Body events deliver the bytes available without waiting for the whole body")
     func streamingBody() throws {
         var decoder = HTTPRequestDecoder()
