@@ -53,8 +53,14 @@ public final class UpstreamClient: Sendable {
         let inline = body.count <= 65536
         if inline { message.append(contentsOf: body) }
 
+        // RFC 9110 §9.2.2 allows sending an idempotent request again when the connection fails before any response.
+        // The gateway does it only for safe methods (§9.2.1; PUT and DELETE change state, and a key may cover
+        // them, so they are never sent twice), once, on a fresh connection, and only when the failed connection was
+        // a reused one: an upstream that closed it as it sat in the pool, a race no liveness check rules out.
+        var mayResendAfterEarlyClose = Self.safeMethods.contains(head.method)
+        var fresh = false
         while true {
-            let (socket, reusedDecoder, reused) = try await connection()
+            let (socket, reusedDecoder, reused) = try await connection(fresh: fresh)
             // Held in an optional and taken out below, so the decoder keeps a single owner (no copy of its buffers).
             var pooledDecoder = reusedDecoder
             // First send without waiting: if a reused connection is already dead, nothing was sent → retry.
@@ -79,11 +85,22 @@ public final class UpstreamClient: Sendable {
                 socket.close()
                 throw .failed("sending the request: \(error)")
             }
-            return try await readResponse(
-                on: socket, decoder: pooledDecoder.take(), method: head.method, deadline: deadline,
-                streamResponse: streamResponse)
+            let retry = reused && mayResendAfterEarlyClose
+            guard
+                let response = try await readResponse(
+                    on: socket, decoder: pooledDecoder.take(), method: head.method, deadline: deadline,
+                    streamResponse: streamResponse, nilIfClosedBeforeResponse: retry)
+            else {
+                mayResendAfterEarlyClose = false
+                fresh = true
+                continue
+            }
+            return response
         }
     }
+
+    /// RFC 9110 §9.2.1.
+    private static let safeMethods: Set<HTTPRequest.Method> = [.get, .head, .options, .trace]
 
     /// Sends `head`, then the body as `stream` yields it. The head goes out alone first, so a dead pooled
     /// connection is still detected before anything was sent (and before the stream was read): only then is the
@@ -101,7 +118,7 @@ public final class UpstreamClient: Sendable {
         var socket: AsyncSocket
         var pooledDecoder: HTTPResponseDecoder?
         while true {
-            let (candidate, candidateDecoder, reused) = try await connection()
+            let (candidate, candidateDecoder, reused) = try await connection(fresh: false)
             let first: Result<IOResult<Int>, SocketError> = message.withUnsafeBytes { bytes in
                 Result { () throws(SocketError) in try candidate.socket.write(bytes.baseAddress!, count: bytes.count) }
             }
@@ -154,9 +171,13 @@ public final class UpstreamClient: Sendable {
             if error is SocketError { throw .failed("sending the request body: \(error)") }
             throw .failed("reading the request body from the client: \(error)")
         }
-        return try await readResponse(
+        // The body was read from the client as it was sent: it cannot be sent again, so no resend here.
+        let response = try await readResponse(
             on: socket, decoder: pooledDecoder.take(), method: head.method,
-            deadline: deadline ?? .now + configuration.responseTimeout, streamResponse: streamResponse)
+            deadline: deadline ?? .now + configuration.responseTimeout, streamResponse: streamResponse,
+            nilIfClosedBeforeResponse: false)
+        guard let response else { throw .failed("the upstream closed the connection before responding") }
+        return response
     }
 
     /// Closes idle pooled connections.
@@ -166,9 +187,10 @@ public final class UpstreamClient: Sendable {
 
     /// A pooled connection, or a new one (connect failures are ``UpstreamError/unreachable(_:)``).
     /// A pooled connection comes with the response decoder it last used.
-    private func connection() async throws(UpstreamError) -> (AsyncSocket, HTTPResponseDecoder?, reused: Bool) {
+    /// - Parameter fresh: open a new connection even when one is pooled.
+    private func connection(fresh: Bool) async throws(UpstreamError) -> (AsyncSocket, HTTPResponseDecoder?, reused: Bool) {
         let loop = loops.currentOrNext()
-        if let pooled = pools[loop.index % pools.count].take() { return (pooled.socket, pooled.decoder, true) }
+        if !fresh, let pooled = pools[loop.index % pools.count].take() { return (pooled.socket, pooled.decoder, true) }
         do {
             let socket = try await AsyncSocket.connect(
                 to: configuration.address, deadline: .now + configuration.connectTimeout, loop: loop)
@@ -180,9 +202,11 @@ public final class UpstreamClient: Sendable {
 
     private func readResponse(
         on socket: AsyncSocket, decoder pooled: consuming HTTPResponseDecoder?, method: HTTPRequest.Method,
-        deadline: ContinuousClock.Instant, streamResponse: Bool
-    ) async throws(UpstreamError) -> GatewayResponse {
+        deadline: ContinuousClock.Instant, streamResponse: Bool, nilIfClosedBeforeResponse: Bool
+    ) async throws(UpstreamError) -> GatewayResponse? {
         var decoder = pooled ?? HTTPResponseDecoder()
+        // Whether any byte of a response arrived: a connection closed or reset before that answered nothing.
+        var received = false
         decoder.expectResponse(to: method)
         var head: ResponseHead?
         var body: [UInt8] = []
@@ -235,16 +259,18 @@ public final class UpstreamClient: Sendable {
                 if eof { throw HTTPParseError(status: 502, reason: "the upstream closed the connection mid-response") }
             } catch {
                 socket.close()
+                if eof, !received, nilIfClosedBeforeResponse { return nil }
                 throw .failed("invalid response: \(error.reason)")
             }
             do {
                 let count = try await socket.read(deadline: deadline) { decoder.append($0) }
-                if count == 0 { eof = true }
+                if count == 0 { eof = true } else { received = true }
             } catch .timeout {
                 socket.close()
                 throw .timeout
             } catch {
                 socket.close()
+                if !received, nilIfClosedBeforeResponse, error.isDisconnection { return nil }
                 throw .failed("reading the response: \(error)")
             }
         }

@@ -157,6 +157,44 @@ struct ProxyPoolTests {
         }
     }
 
+    /// The upstream's first connection answers one request, then reads the next and hangs up without a byte (the
+    /// race between reusing a pooled connection and the upstream closing it). A GET is sent again on a fresh
+    /// connection (RFC 9110 §9.2.2, safe methods only); a POST is not: it may have been acted on.
+    @Test(arguments: ["GET", "POST"])
+    func aReusedConnectionClosedBeforeAnsweringResendsOnlySafeRequests(method: String) async throws {
+        let script: @Sendable (ScriptedConnection) async throws -> Void = { connection in
+            if connection.index == 0 {
+                guard let first = try await connection.readRequest() else { return }
+                try await connection.write("HTTP/1.1 200 OK\r\nContent-Length: \(first.path.utf8.count)\r\n\r\n\(first.path)")
+                _ = try await connection.readRequest()
+                return  // closes without answering
+            }
+            while let request = try await connection.readRequest() {
+                try await connection.write("HTTP/1.1 200 OK\r\nContent-Length: \(request.path.utf8.count)\r\n\r\n\(request.path)")
+            }
+        }
+        try await withScriptedUpstream(script: script) { upstream in
+            try await withGateway(to: upstream.address) { gateway in
+                let client = try await gateway.connect()
+                let body = method == "POST" ? "Content-Length: 2\r\n\r\nok" : "\r\n"
+                try await client.send("\(method) /one HTTP/1.1\r\nHost: p.test\r\n\(body)")
+                #expect(try await client.readResponse().text == "/one")
+                try await client.send("\(method) /two HTTP/1.1\r\nHost: p.test\r\n\(body)")
+                let second = try await client.readResponse()
+                if method == "GET" {
+                    #expect(second.status == 200)
+                    #expect(second.text == "/two")
+                    #expect(upstream.acceptedCount == 2)
+                    #expect(upstream.requests.map(\.path) == ["/one", "/two", "/two"])
+                } else {
+                    #expect(second.status == 502)
+                    try await Task.sleep(for: .milliseconds(100))
+                    #expect(upstream.requests.map(\.path) == ["/one", "/two"])
+                }
+            }
+        }
+    }
+
     @Test func connectionCloseFromTheUpstreamIsNotPooled() async throws {
         try await withScriptedUpstream(script: { connection in
             guard let request = try await connection.readRequest() else { return }
