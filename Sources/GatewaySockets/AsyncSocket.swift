@@ -110,10 +110,11 @@ public final class AsyncSocket: Sendable {
     /// stray bytes. Catches a close whose readiness event the loop has not processed yet.
     /// - Parameter trustEvents: when no readiness event came in since the last read drained the socket (no input,
     ///   no FIN), answer from that without a system call. The loop harvests events after each batch of jobs, so
-    ///   this misses a FIN that arrived during the current batch (the `MSG_PEEK` would catch it); a request sent on
-    ///   such a connection fails after sending (`502`). Only an upstream that closes a persistent connection
-    ///   right after a response, without `Connection: close`, can cause it; a close after an idle timeout is
-    ///   caught, since long-idle connections are always peeked (``ConnectionPool``).
+    ///   this misses a FIN that arrived during the current batch (the `MSG_PEEK` would catch it). The upstream
+    ///   client then sees the connection close before any response: it sends a safe request again on a fresh
+    ///   connection, and answers any other `502`. Only an upstream that closes a persistent connection right after
+    ///   a response, without `Connection: close`, can cause it; a close after an idle timeout is caught, since
+    ///   long-idle connections are always peeked (`ConnectionPool` in GatewayBackends).
     public func probeIdle(trustEvents: Bool = false) -> Bool {
         enum Verdict { case dead, alive, peek }
         let verdict: Verdict = state.withLock { state in
