@@ -32,40 +32,14 @@ enum GatewayExecutable {
         var standardError: String
     }
 
-    /// Runs the executable with `arguments` in `directory` and `environment` (no inherited GATEWAY_*), waiting on a
-    /// Dispatch thread so that no cooperative thread blocks while the child runs.
+    /// Runs the executable with `arguments` in `directory` and `environment` (no inherited GATEWAY_*) to
+    /// completion (a ``ChildProcess``: no cooperative thread blocks while the child runs).
     static func run(_ arguments: [String], directory: URL = packageRoot, environment: [String: String] = [:])
         async throws -> Result
     {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Swift.Result { try runBlocking(arguments, directory: directory, environment: environment) })
-            }
-        }
-    }
-
-    private static func runBlocking(_ arguments: [String], directory: URL, environment: [String: String]) throws
-        -> Result
-    {
-        let executable = try #require(url, "idempotency-gateway executable not found next to the tests")
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GATEWAY_") }
-        env.merge(environment) { _, new in new }
-        process.environment = env
-        let output = Pipe(), error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        let outData = output.fileHandleForReading.readDataToEndOfFile()
-        let errData = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus,
-            standardOutput: String(decoding: outData, as: UTF8.self),
-            standardError: String(decoding: errData, as: UTF8.self))
+        let (exit, standardOutput, standardError) = try await ChildProcess.run(
+            arguments, directory: directory, environment: environment)
+        return Result(status: exit.status, standardOutput: standardOutput, standardError: standardError)
     }
 }
 

@@ -53,8 +53,10 @@ final class ChildProcess: Sendable {
     }
 
     /// Runs the executable to completion and returns its exit and output.
-    static func run(_ arguments: [String], directory: URL) async throws -> (exit: Exit, standardOutput: String, standardError: String) {
-        let child = try ChildProcess(arguments, directory: directory)
+    static func run(_ arguments: [String], directory: URL, environment: [String: String] = [:]) async throws
+        -> (exit: Exit, standardOutput: String, standardError: String)
+    {
+        let child = try ChildProcess(arguments, directory: directory, environment: environment)
         let exit = await child.exit()
         return (exit, child.standardOutput, child.standardError)
     }
