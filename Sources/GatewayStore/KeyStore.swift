@@ -72,37 +72,14 @@ public struct OwnerToken: Sendable, Hashable, CustomStringConvertible {
 
     public init(rawValue: String) { self.rawValue = rawValue }
 
-    /// A fresh token, unique within the process (an atomic counter) and across processes (a random 128-bit
-    /// seed drawn once), mixed with SplitMix64 — no `getrandom(2)` call per request. Unique, not secret: tokens
-    /// never leave the process (they fence owners; they are not credentials).
+    /// A fresh token, unique within the process and across processes (``UniqueHex``, 32 hex digits) — no
+    /// `getrandom(2)` call per request. Unique, not secret: tokens never leave the process (they fence owners;
+    /// they are not credentials).
     public static func random() -> OwnerToken {
-        let n = counter.wrappingAdd(1, ordering: .relaxed).oldValue
-        let high = mix(seed.0 &+ n)
-        let low = mix(seed.1 &+ n)
-        // 32 lower-case hex digits written in place (one allocation).
-        return OwnerToken(
-            rawValue: String(unsafeUninitializedCapacity: 32) { buffer in
-                for index in 0..<32 {
-                    let word = index < 16 ? high : low
-                    let nibble = UInt8(truncatingIfNeeded: word >> UInt64(60 - 4 * (index % 16))) & 0x0F
-                    buffer[index] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
-                }
-                return 32
-            })
+        OwnerToken(rawValue: generator.next(words: 2))
     }
 
-    private static let seed: (UInt64, UInt64) = {
-        var generator = SystemRandomNumberGenerator()
-        return (generator.next(), generator.next())
-    }()
-    private static let counter = Atomic<UInt64>(0)
-
-    private static func mix(_ input: UInt64) -> UInt64 {
-        var value = input &* 0x9E37_79B9_7F4A_7C15
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
-    }
+    private static let generator = UniqueHex()
 
     public var description: String { rawValue }
 }
