@@ -60,30 +60,16 @@ public final class UpstreamClient: Sendable {
         var mayResendAfterEarlyClose = Self.safeMethods.contains(head.method)
         var fresh = false
         while true {
-            let (socket, reusedDecoder, reused) = try await connection(fresh: fresh)
+            let (socket, reusedDecoder, reused) = try await sendHead(message, fresh: fresh, stall: deadline - .now)
             // Held in an optional and taken out below, so the decoder keeps a single owner (no copy of its buffers).
             var pooledDecoder = reusedDecoder
-            // First send without waiting: if a reused connection is already dead, nothing was sent → retry.
-            let first: Result<IOResult<Int>, SocketError> = message.withUnsafeBytes { bytes in
-                Result { () throws(SocketError) in try socket.socket.write(bytes.baseAddress!, count: bytes.count) }
-            }
-            var written = 0
-            switch first {
-            case .success(.done(let count)): written = count
-            case .success(.wouldBlock): written = 0
-            case .failure(let error):
-                socket.close()
-                if reused, error.isDisconnection { continue }
-                throw .unreachable("send failed: \(error)")
-            }
-            do throws(SocketError) {
-                if written < message.count {
-                    try await socket.write(Array(message[written...]), stallTimeout: deadline - .now)
+            if !inline {
+                do throws(SocketError) {
+                    try await socket.write(body, stallTimeout: deadline - .now)
+                } catch {
+                    socket.close()
+                    throw .failed("sending the request: \(error)")
                 }
-                if !inline { try await socket.write(body, stallTimeout: deadline - .now) }
-            } catch {
-                socket.close()
-                throw .failed("sending the request: \(error)")
             }
             let retry = reused && mayResendAfterEarlyClose
             guard
@@ -115,42 +101,16 @@ public final class UpstreamClient: Sendable {
         // RFC 9112 §6.2 when the client gave a length, else the chunked coding (RFC 9112 §7.1).
         HTTPEncoder.encodeRequestHead(head, contentLength: length, chunked: length == nil, into: &message)
         let stall = configuration.responseTimeout
-        var socket: AsyncSocket
-        var pooledDecoder: HTTPResponseDecoder?
-        while true {
-            let (candidate, candidateDecoder, reused) = try await connection(fresh: false)
-            let first: Result<IOResult<Int>, SocketError> = message.withUnsafeBytes { bytes in
-                Result { () throws(SocketError) in try candidate.socket.write(bytes.baseAddress!, count: bytes.count) }
-            }
-            var written = 0
-            switch first {
-            case .success(.done(let count)): written = count
-            case .success(.wouldBlock): written = 0
-            case .failure(let error):
-                candidate.close()
-                if reused, error.isDisconnection { continue }
-                throw .unreachable("send failed: \(error)")
-            }
-            if written < message.count {
-                do {
-                    try await candidate.write(Array(message[written...]), stallTimeout: stall)
-                } catch {
-                    candidate.close()
-                    throw .failed("sending the request: \(error)")
-                }
-            }
-            socket = candidate
-            pooledDecoder = candidateDecoder
-            break
-        }
+        let (socket, reusedDecoder, _) = try await sendHead(message, fresh: false, stall: stall)
+        var pooledDecoder = reusedDecoder
         var sent = 0
+        var chunk: [UInt8] = []  // one framing buffer for the whole body
         do {
             while let piece = try await stream.next() {
                 sent += piece.count
                 if let length, sent > length { throw UpstreamError.failed("the request body is longer than its length") }
                 if length == nil {
-                    var chunk: [UInt8] = []
-                    chunk.reserveCapacity(piece.count + 20)
+                    chunk.removeAll(keepingCapacity: true)
                     HTTPEncoder.encodeChunk(piece, into: &chunk)
                     try await socket.write(chunk, stallTimeout: stall)
                 } else {
@@ -186,11 +146,48 @@ public final class UpstreamClient: Sendable {
     }
 
     /// A pooled connection, or a new one (connect failures are ``UpstreamError/unreachable(_:)``).
+    /// Sends `message` (a request head, possibly with its body) on a pooled or new connection. The first write does
+    /// not wait: when it fails on a reused connection the upstream had closed it and nothing was sent, so another
+    /// connection is tried. Returns the connection with its pooled decoder, if any.
+    private func sendHead(_ message: [UInt8], fresh: Bool, stall: Duration) async throws(UpstreamError)
+        -> (AsyncSocket, HTTPResponseDecoder?, reused: Bool)
+    {
+        while true {
+            let (socket, decoder, reused) = try await connection(fresh: fresh)
+            let first: Result<IOResult<Int>, SocketError> = message.withUnsafeBytes { bytes in
+                Result { () throws(SocketError) in try socket.socket.write(bytes.baseAddress!, count: bytes.count) }
+            }
+            var written = 0
+            switch first {
+            case .success(.done(let count)): written = count
+            case .success(.wouldBlock): written = 0
+            case .failure(let error):
+                socket.close()
+                if reused, error.isDisconnection { continue }
+                throw .unreachable("send failed: \(error)")
+            }
+            if written < message.count {
+                do throws(SocketError) {
+                    try await socket.write(Array(message[written...]), stallTimeout: stall)
+                } catch {
+                    socket.close()
+                    throw .failed("sending the request: \(error)")
+                }
+            }
+            return (socket, decoder, reused)
+        }
+    }
+
+    /// The idle-connection pool of `loop`.
+    private func pool(for loop: IOLoop) -> ConnectionPool {
+        pools[loop.index % pools.count]
+    }
+
     /// A pooled connection comes with the response decoder it last used.
     /// - Parameter fresh: open a new connection even when one is pooled.
     private func connection(fresh: Bool) async throws(UpstreamError) -> (AsyncSocket, HTTPResponseDecoder?, reused: Bool) {
         let loop = loops.currentOrNext()
-        if !fresh, let pooled = pools[loop.index % pools.count].take() { return (pooled.socket, pooled.decoder, true) }
+        if !fresh, let pooled = pool(for: loop).take() { return (pooled.socket, pooled.decoder, true) }
         do {
             let socket = try await AsyncSocket.connect(
                 to: configuration.address, deadline: .now + configuration.connectTimeout, loop: loop)
@@ -246,7 +243,7 @@ public final class UpstreamClient: Sendable {
                         // hop-by-hop ones edits them in place.
                         guard var finished = head.take() else { continue }
                         if finished.keepAlive, !eof, !decoder.hasBufferedBytes {
-                            pools[socket.loop.index % pools.count].put(socket, decoder: decoder)
+                            pool(for: socket.loop).put(socket, decoder: decoder)
                         } else {
                             socket.close()
                         }
@@ -286,7 +283,7 @@ extension UpstreamClient {
         HopByHopHeaders.remove(from: &response.headerFields)
         let stream = UpstreamBodyStream(
             socket: socket, decoder: decoder, head: head, prefix: prefix,
-            pool: pools[socket.loop.index % pools.count], stallTimeout: configuration.responseTimeout)
+            pool: pool(for: socket.loop), stallTimeout: configuration.responseTimeout)
         return GatewayResponse(head: response, bodyStream: stream)
     }
 

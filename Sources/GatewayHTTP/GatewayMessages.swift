@@ -126,7 +126,8 @@ extension HTTPBodyStream {
             }
             while let piece = try await next() {
                 guard piece.count <= limit - body.count else { throw HTTPBodyTooLarge(limit: limit) }
-                if body.isEmpty { body = piece } else { body.append(contentsOf: piece) }
+                // Without a reservation the first piece is adopted as is; with one, appended into it.
+                if body.capacity == 0 { body = piece } else { body.append(contentsOf: piece) }
             }
         } catch {
             cancel()

@@ -27,8 +27,9 @@ struct HeadScanner: Sendable {
 
     init(startLineLimit: StartLineLimit) {
         self.startLineLimit = startLineLimit
-        // One allocation for a typical head, instead of growing 1, 2, 4, 8, 16 on a decoder's first message.
-        fieldLines.reserveCapacity(24)
+        // One allocation for a typical head, instead of growing 1, 2, 4, 8, 16 on a decoder's first message
+        // (trailer sections, which rarely occur, grow as needed).
+        if case .none = startLineLimit {} else { fieldLines.reserveCapacity(24) }
         reset()
     }
 

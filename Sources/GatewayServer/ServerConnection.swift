@@ -227,6 +227,22 @@ final class ServerConnection: Sendable {
         }
     }
 
+    /// RFC 9112 §6.3: 1xx, 204 and 304 responses have no body.
+    private static func isBodyless(_ status: Int) -> Bool {
+        status < 200 || status == 204 || status == 304
+    }
+
+    /// RFC 9110 §6.6.1: a server with a clock sends Date; a handler's (an upstream's) own Date is passed through.
+    private static func addDate(to head: inout HTTPResponse) {
+        if !head.headerFields.contains(.date) { head.headerFields.append(HTTPField(name: .date, value: DateHeader.now())) }
+    }
+
+    /// RFC 9110 §9.3.2: a HEAD response carries the length a GET would have had: the handler's Content-Length, else
+    /// `fallback` (none when neither is known; the response itself has no body).
+    private static func headLength(of head: HTTPResponse, otherwise fallback: Int?) -> Int? {
+        head.headerFields[.contentLength].flatMap { Int($0) } ?? fallback
+    }
+
     /// Writes a response with recomputed framing (RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304).
     /// - Parameter buffer: the connection's output buffer, reused from response to response (emptied here).
     private func write(
@@ -234,23 +250,16 @@ final class ServerConnection: Sendable {
     ) async throws(SocketError) {
         // Kept for the next response while small (an idle connection holds at most 4 KiB for it).
         defer { buffer.removeAll(keepingCapacity: buffer.capacity <= 4096) }
-        let status = response.head.status.code
-        let bodyless = status < 200 || status == 204 || status == 304
+        let bodyless = Self.isBodyless(response.head.status.code)
         let isHead = head.request.method == .head
         var contentLength: Int? = bodyless ? nil : response.body.count
         if isHead, !bodyless {
-            // A HEAD response carries the length a GET would have had: the handler's Content-Length, or the length
-            // of the body it computed; none when it gave neither (RFC 9110 §9.3.2; a HEAD response has no body).
-            contentLength =
-                response.head.headerFields[.contentLength].flatMap { Int($0) }
-                ?? (response.body.isEmpty ? nil : response.body.count)
+            // The length of the body the handler computed, when it gave no Content-Length.
+            contentLength = Self.headLength(of: response.head, otherwise: response.body.isEmpty ? nil : response.body.count)
         }
         let sendBody = !bodyless && !isHead && !response.body.isEmpty
         buffer.reserveCapacity(256 + (sendBody && response.body.count <= 65536 ? response.body.count : 0))
-        if !response.head.headerFields.contains(.date) {
-            // RFC 9110 §6.6.1: a server with a clock sends Date; an upstream's own Date is passed through.
-            response.head.headerFields.append(HTTPField(name: .date, value: DateHeader.now()))
-        }
+        Self.addDate(to: &response.head)
         HTTPEncoder.encodeResponseHead(
             response.head, version: head.version, contentLength: contentLength, chunked: false, keepAlive: keepAlive,
             into: &buffer)
@@ -275,17 +284,14 @@ final class ServerConnection: Sendable {
     private func writeStreamed(
         _ response: GatewayResponse, _ stream: any HTTPBodyStream, for head: RequestHead, keepAlive: Bool
     ) async throws -> Bool {
-        let status = response.head.status.code
-        let bodyless = status < 200 || status == 204 || status == 304
+        let bodyless = Self.isBodyless(response.head.status.code)
         var responseHead = response.head
-        if !responseHead.headerFields.contains(.date) { responseHead.headerFields[.date] = DateHeader.now() }
+        Self.addDate(to: &responseHead)
         let stall = configuration.writeTimeout
         var buffer: [UInt8] = []
         if bodyless || head.request.method == .head {
             stream.cancel()
-            // RFC 9110 §9.3.2: a HEAD response carries the length a GET would have had, when known.
-            let contentLength =
-                bodyless ? nil : response.head.headerFields[.contentLength].flatMap { Int($0) } ?? stream.length
+            let contentLength = bodyless ? nil : Self.headLength(of: response.head, otherwise: stream.length)
             HTTPEncoder.encodeResponseHead(
                 responseHead, version: head.version, contentLength: contentLength, chunked: false,
                 keepAlive: keepAlive, into: &buffer)
@@ -301,12 +307,12 @@ final class ServerConnection: Sendable {
         do {
             try await socket.write(buffer, stallTimeout: stall)
             var sent = 0
+            var framed: [UInt8] = []  // one framing buffer for the whole body
             while let piece = try await stream.next() {
                 sent += piece.count
                 if let length, sent > length { throw StreamedResponseError.longerThanItsLength }
                 if chunked {
-                    var framed: [UInt8] = []
-                    framed.reserveCapacity(piece.count + 20)
+                    framed.removeAll(keepingCapacity: true)
                     HTTPEncoder.encodeChunk(piece, into: &framed)
                     try await socket.write(framed, stallTimeout: stall)
                 } else {

@@ -134,8 +134,6 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
         _ = sockets.withLock { $0.removeValue(forKey: token) }
     }
 
-    /// Sockets currently registered.
-    public var socketCount: Int { sockets.withLock { $0.count } }
 
     // MARK: - Polling (on the loop's queue)
 
@@ -213,10 +211,11 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
     }
 
     private func checkDeadlines() {
-        let sockets = self.sockets.withLock { Array($0.values) }
-        guard !sockets.isEmpty else { return }
         let now = ContinuousClock.now
-        for socket in sockets { socket.expireWaits(now: now) }
+        // Under the registry's lock, as in harvest(): expiring a wait only takes the socket's lock and queues a job.
+        sockets.withLock { sockets in
+            for socket in sockets.values { socket.expireWaits(now: now) }
+        }
     }
 }
 

@@ -36,10 +36,12 @@ public final class SQLiteKeyStore: KeyStore {
         try Self.createParentDirectory(of: path)
         let writerConnection = try Self.openWriter(path: path, options: options)
         let writerWorker = ConnectionWorker(label: "gateway.store.writer", connection: writerConnection)
+        let inMemory = Self.isInMemory(path)
+        // In memory, reads run on the writer's queue: no linger there, it would delay them.
         writer = GroupCommitWriter(
             worker: writerWorker, maxBatch: options.maxBatch, logger: options.logger,
-            linger: Self.isInMemory(path) ? .zero : .microseconds(50))
-        if Self.isInMemory(path) {
+            linger: inMemory ? .zero : GroupCommitWriter.defaultLinger)
+        if inMemory {
             readers = [writerWorker]
         } else {
             var readers: [ConnectionWorker] = []
@@ -50,7 +52,7 @@ public final class SQLiteKeyStore: KeyStore {
             }
             self.readers = readers
         }
-        if !Self.isInMemory(path), let interval = options.checkpointInterval {
+        if !inMemory, let interval = options.checkpointInterval {
             checkpointer = Checkpointer(
                 connection: try Self.openCheckpointer(path: path, options: options), interval: interval,
                 logger: options.logger)

@@ -380,7 +380,8 @@ public final class IdempotencyEngine: HTTPHandler {
                     metadata: ["key": "\(recordKey)"])
             }
             return await forward(
-                request, recordKey: recordKey, owner: claim.owner, fingerprint: fingerprint, fingerprintInput: input.kept,
+                request, recordKey: recordKey, owner: claim.owner, fingerprint: fingerprint,
+                fingerprintInput: hotCache.capacity > 0 ? input.kept : nil,  // only the hot cache keeps it
                 ttlMilliseconds: ttlMilliseconds, lease: route.lease)
         }
     }

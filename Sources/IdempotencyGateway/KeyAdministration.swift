@@ -54,6 +54,9 @@ public enum KeyAdministration {
         guard path == ":memory:" || access(path, F_OK) == 0 else {
             throw Failure(description: "no key store at \(path) (use --store PATH)")
         }
-        return try SQLiteKeyStore(path: path)
+        // A one-shot command: no background checkpointer (closing the store checkpoints anyway).
+        var options = SQLiteKeyStore.Options()
+        options.checkpointInterval = nil
+        return try SQLiteKeyStore(path: path, options: options)
     }
 }

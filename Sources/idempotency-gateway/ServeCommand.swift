@@ -1,6 +1,5 @@
 // `idempotency-gateway serve`: run the gateway.
 import ArgumentParser
-import Foundation
 import IdempotencyGateway
 import Logging
 
@@ -90,10 +89,6 @@ struct ServeCommand: AsyncParsableCommand {
         GatewayLogging.bootstrap(configuration.log)
         let logger = Logger(label: "idempotency-gateway")
         logger.info("configuration loaded", metadata: ["file": "\(loaded.configFile ?? "none")"])
-        if !configuration.store.isInMemory {
-            let directory = URL(fileURLWithPath: configuration.store.path).deletingLastPathComponent()
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        }
         try await Gateway.run(configuration: configuration)
     }
 }

@@ -45,7 +45,9 @@ final class GroupCommitWriter: Sendable {
     /// (an in-memory store), which would otherwise wait it out.
     let lingerBudget: Duration
 
-    init(worker: ConnectionWorker, maxBatch: Int, logger: Logger, linger: Duration = .microseconds(50)) {
+    static let defaultLinger: Duration = .microseconds(50)
+
+    init(worker: ConnectionWorker, maxBatch: Int, logger: Logger, linger: Duration = defaultLinger) {
         self.lingerBudget = linger
         self.worker = worker
         self.maxBatch = max(1, maxBatch)
