@@ -14,6 +14,9 @@ public final class HTTPServer: Sendable {
     private let loops: IOLoopGroup
     private let queue = DispatchQueue(label: "idempotency-gateway.accept")
     private let state = Mutex(State())
+    /// Set once shutdown begins; connections read it after every response (an atomic, so that reading it takes no
+    /// lock and no reference to the server).
+    private let shuttingDown = ShutdownFlag()
 
     private struct State {
         var listener: Listener?
@@ -58,13 +61,12 @@ public final class HTTPServer: Sendable {
     /// Open client connections.
     public var connectionCount: Int { state.withLock { $0.connections.count } }
 
-    var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }
-
     /// Graceful shutdown: stops accepting, closes idle keep-alive connections, lets requests in flight finish
     /// (their responses carry `Connection: close`) for up to `gracePeriod`, then closes whatever is left.
     public func shutdown(gracePeriod: Duration) async {
         let (listener, connections) = state.withLock { state in
             state.shuttingDown = true
+            shuttingDown.set()
             defer { state.listener = nil }
             return (state.listener, Array(state.connections.values))
         }
@@ -87,7 +89,7 @@ public final class HTTPServer: Sendable {
         let accepted: ServerConnection? = state.withLock { state in
             guard !state.shuttingDown, state.connections.count < configuration.maxConnections else { return nil }
             let connection = ServerConnection(
-                socket: AsyncSocket(socket: socket, peer: peer, loop: loop), server: self, handler: handler,
+                socket: AsyncSocket(socket: socket, peer: peer, loop: loop), shuttingDown: shuttingDown, handler: handler,
                 configuration: configuration, logger: logger
             )
             state.connections[ObjectIdentifier(connection)] = connection
@@ -111,6 +113,15 @@ public final class HTTPServer: Sendable {
     private func remove(_ connection: ServerConnection) {
         _ = state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(connection)) }
     }
+}
+
+/// Whether the server is shutting down, shared with its connections.
+final class ShutdownFlag: Sendable {
+    private let value = Atomic(false)
+
+    var isSet: Bool { value.load(ordering: .acquiring) }
+
+    func set() { value.store(true, ordering: .releasing) }
 }
 
 /// Writes to a closed peer must fail with EPIPE rather than kill the process. Sends use MSG_NOSIGNAL already;

@@ -12,7 +12,8 @@ import Synchronization
 /// ``GatewayResponse/bodyStream`` (written as it is read).
 final class ServerConnection: Sendable {
     private let socket: AsyncSocket
-    private unowned let server: HTTPServer
+    /// The server's flag: once set, responses close their connection.
+    private let shuttingDown: ShutdownFlag
     private let handler: any HTTPHandler
     private let configuration: ServerConfiguration
     private let logger: Logger
@@ -21,9 +22,9 @@ final class ServerConnection: Sendable {
     /// The streamed response body being written, if any.
     private let relaying = Mutex<(any HTTPBodyStream)?>(nil)
 
-    init(socket: AsyncSocket, server: HTTPServer, handler: any HTTPHandler, configuration: ServerConfiguration, logger: Logger) {
+    init(socket: AsyncSocket, shuttingDown: ShutdownFlag, handler: any HTTPHandler, configuration: ServerConfiguration, logger: Logger) {
         self.socket = socket
-        self.server = server
+        self.shuttingDown = shuttingDown
         self.handler = handler
         self.configuration = configuration
         self.logger = logger
@@ -83,7 +84,7 @@ final class ServerConnection: Sendable {
                         head: requestHead, body: body, connection: info, executor: socket.loop,
                         allowsStreamedResponse: true))
             }
-            var keepAlive = head.keepAlive && !server.isShuttingDown && bodyComplete
+            var keepAlive = head.keepAlive && !shuttingDown.isSet && bodyComplete
             do {
                 if let stream = response.bodyStream {
                     relaying.withLock { $0 = stream }
@@ -201,7 +202,7 @@ final class ServerConnection: Sendable {
     /// Marks the connection idle; false when the server is shutting down (the connection should close).
     private func markIdle() -> Bool {
         idle.withLock { $0 = true }
-        return !server.isShuttingDown
+        return !shuttingDown.isSet
     }
 
     /// Answers a request the server rejects itself, then the connection closes.

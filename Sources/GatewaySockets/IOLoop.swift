@@ -69,25 +69,16 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
         let tick = Int(Self.tickInterval.components.attoseconds / 1_000_000_000_000_000)
         sources.withLock { sources in
             let source = DispatchSource.makeReadSource(fileDescriptor: epoll, queue: queue)
-            source.setEventHandler { [weak self] in self?.sourceFired() }
-            // The epoll descriptor is closed once Dispatch no longer watches it.
-            source.setCancelHandler { _ = Glibc.close(epoll) }
+            // The handlers hold the loop: a loop lives as long as the process (see ``IOLoopGroup``). Not weakly, on
+            // purpose: an object ever referenced weakly takes a slower path on every retain and release, and
+            // the loop is retained for every job and every request.
+            source.setEventHandler { self.sourceFired() }
             source.resume()
             let ticker = DispatchSource.makeTimerSource(queue: queue)
             ticker.schedule(deadline: .now() + .milliseconds(tick), repeating: .milliseconds(tick), leeway: .milliseconds(5))
-            ticker.setEventHandler { [weak self] in self?.checkDeadlines() }
+            ticker.setEventHandler { self.checkDeadlines() }
             ticker.resume()
             sources = (source, ticker)
-        }
-    }
-
-    deinit {
-        sources.withLock { sources in
-            sources.ticker?.cancel()
-            if let source = sources.epoll {
-                if runState.withLock({ $0.sourceSuspended }) { source.resume() }
-                source.cancel()
-            }
         }
     }
 
@@ -219,7 +210,9 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
     }
 }
 
-/// A fixed set of ``IOLoop``s, one per core by default; new connections are spread round-robin.
+/// A fixed set of ``IOLoop``s, one per core; new connections are spread round-robin.
+///
+/// There is one group, ``shared``, and its loops live as long as the process (their Dispatch sources hold them).
 public final class IOLoopGroup: Sendable {
     public let loops: [IOLoop]
     private let counter = Atomic<Int>(0)
@@ -227,7 +220,7 @@ public final class IOLoopGroup: Sendable {
     /// The process-wide group, one loop per online processor.
     public static let shared = IOLoopGroup(count: max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
 
-    public init(count: Int) {
+    init(count: Int) {
         loops = (0..<max(1, count)).map { IOLoop(index: $0) }
     }
 
