@@ -107,13 +107,24 @@ public enum HTTPEncoder {
     private static func appendFields(_ fields: HTTPFields, dropHost: Bool, into buffer: inout [UInt8]) {
         for field in fields {
             let name = field.name
-            if name == .contentLength || name == .transferEncoding || name == .connection { continue }
-            if dropHost && name.canonicalName == "host" { continue }
+            if isFraming(name) || (dropHost && name.canonicalName == "host") { continue }
             buffer.append(contentsOf: name.rawName.utf8)
             buffer.append(ASCII.colon)
             buffer.append(ASCII.space)
             field.withUnsafeBytesOfValue { buffer.append(contentsOf: $0) }
             appendCRLF(&buffer)
+        }
+    }
+
+    /// Whether `name` is one of the fields the encoder writes itself. Sorted out by length first, so that
+    /// almost every other field is passed without comparing strings.
+    @inline(__always)
+    private static func isFraming(_ name: HTTPField.Name) -> Bool {
+        switch name.canonicalName.utf8.count {
+        case 14: name == .contentLength
+        case 17: name == .transferEncoding
+        case 10: name == .connection
+        default: false
         }
     }
 

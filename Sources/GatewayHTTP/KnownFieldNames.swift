@@ -1,5 +1,9 @@
 import HTTPTypes
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Field names that appear in nearly every message, prebuilt: a field line whose name matches one of them byte for
 /// byte reuses the prebuilt ``HTTPField/Name`` instead of validating and lower-casing a new string. The name is
 /// kept exactly as received (only exact matches are reused), so forwarding stays faithful.
@@ -39,23 +43,41 @@ enum KnownFieldValues {
 }
 
 /// A small table from exact byte strings (up to 63 bytes) to values, bucketed by length.
+///
+/// All keys live in one byte array and each bucket lists offsets into it, so that a lookup compares bytes with
+/// `memcmp` and copies nothing but the value it returns.
 struct ExactBytesTable<Value: Sendable>: Sendable {
-    private let byLength: [[(bytes: [UInt8], value: Value)]]
+    private let keyBytes: [UInt8]
+    /// For each length, the (offset in ``keyBytes``, index in ``values``) of the keys of that length.
+    private let byLength: [[(offset: Int, value: Int)]]
+    private let values: [Value]
 
     init(_ entries: [(String, Value)]) {
-        var table = [[(bytes: [UInt8], value: Value)]](repeating: [], count: 64)
+        var table = [[(offset: Int, value: Int)]](repeating: [], count: 64)
+        var keyBytes: [UInt8] = []
+        var values: [Value] = []
         for (key, value) in entries where key.utf8.count < table.count {
-            table[key.utf8.count].append((Array(key.utf8), value))
+            table[key.utf8.count].append((keyBytes.count, values.count))
+            keyBytes.append(contentsOf: key.utf8)
+            values.append(value)
         }
-        byLength = table
+        self.keyBytes = keyBytes
+        self.byLength = table
+        self.values = values
     }
 
     @inline(__always)
     func value(for bytes: UnsafeBufferPointer<UInt8>) -> Value? {
-        guard bytes.count < byLength.count else { return nil }
-        for candidate in byLength[bytes.count] where candidate.bytes.first == bytes.first {
-            if candidate.bytes.withUnsafeBufferPointer({ $0.elementsEqual(bytes) }) { return candidate.value }
+        let count = bytes.count
+        guard count > 0, count < byLength.count, let base = bytes.baseAddress else { return nil }
+        let found: Int? = keyBytes.withUnsafeBufferPointer { keys in
+            byLength[count].withUnsafeBufferPointer { bucket in
+                for candidate in bucket where keys[candidate.offset] == base[0] {
+                    if memcmp(keys.baseAddress! + candidate.offset, base, count) == 0 { return candidate.value }
+                }
+                return nil
+            }
         }
-        return nil
+        return found.map { values[$0] }
     }
 }

@@ -33,9 +33,17 @@ public final class HotCache: Sendable {
     /// The fixed cost charged per entry on top of its contents (dictionary slot, node, strings' headers).
     public static let entryOverhead = 256
 
+    /// An entry as held: one object, so that a hit hands out one reference instead of copying the entry's
+    /// arrays and strings (a retain each) under the lock.
+    package final class Held: Sendable {
+        package let entry: Entry
+
+        init(_ entry: Entry) { self.entry = entry }
+    }
+
     private struct Node {
         var key: RecordKey
-        var entry: Entry
+        var held: Held
         var cost: Int
     }
 
@@ -92,11 +100,16 @@ public final class HotCache: Sendable {
 
     /// The live entry for `key`, marking it most recently used; expired entries are dropped.
     public func entry(for key: RecordKey, now: Timestamp) -> Entry? {
+        held(for: key, now: now)?.entry
+    }
+
+    /// ``entry(for:now:)`` without copying the entry.
+    package func held(for key: RecordKey, now: Timestamp) -> Held? {
         guard capacity > 0 else { return nil }
         return state.withLock { state in
             guard let i = state.index[key] else { return nil }
-            let entry = state.nodes[i]!.entry
-            guard now < entry.expiresAt else {
+            let held = state.nodes[i].unsafelyUnwrapped.held
+            guard now < held.entry.expiresAt else {
                 state.remove(i)
                 return nil
             }
@@ -104,7 +117,7 @@ public final class HotCache: Sendable {
                 state.unlink(i)
                 state.pushFront(i)
             }
-            return entry
+            return held
         }
     }
 
@@ -118,7 +131,7 @@ public final class HotCache: Sendable {
         state.withLock { state in
             if let generation, generation != state.generation { return }
             if let existing = state.index[key] { state.remove(existing) }
-            let node = Node(key: key, entry: entry, cost: cost)
+            let node = Node(key: key, held: Held(entry), cost: cost)
             let i: Int
             if let slot = state.free.popLast() {
                 i = slot

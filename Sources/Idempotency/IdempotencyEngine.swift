@@ -317,11 +317,11 @@ public final class IdempotencyEngine: HTTPHandler {
         let input = FingerprintInput(request, headers: configuration.fingerprintHeaders)
         let now = wallClock()
 
-        if let entry = hotCache.entry(for: recordKey, now: now) {
+        if let held = hotCache.held(for: recordKey, now: now) {
             metrics.hotCacheHits.increment()
-            let same = entry.fingerprintInput.map(input.matches) ?? (entry.fingerprint == input.digest())
+            let same = held.entry.fingerprintInput.map(input.matches) ?? (held.entry.fingerprint == input.digest())
             guard same else { return (mismatch(key), .mismatch) }
-            return (entry.replay, .replayed)
+            return (held.entry.replay, .replayed)
         }
         let fingerprint = input.digest()
 

@@ -63,12 +63,17 @@ public struct IdempotencyKey: Sendable, Hashable, CustomStringConvertible {
     /// - Returns: `nil` when the header is absent.
     /// - Throws: ``Failure`` when it is present but invalid.
     public static func parse(_ fields: HTTPFields, maxLength: Int = 255) throws(Failure) -> IdempotencyKey? {
-        let values = fields[values: IdempotencyHeaders.idempotencyKey]
-        switch values.count {
-        case 0: return nil
-        case 1: return try parse(values[0], maxLength: maxLength)
-        default: throw .repeated(count: values.count)
+        // One pass, no array of values: the field is usually there exactly once.
+        var value: String?
+        var count = 0
+        let name = IdempotencyHeaders.idempotencyKey
+        for field in fields where field.name == name {
+            if count == 0 { value = field.value }
+            count += 1
         }
+        guard let value else { return nil }
+        guard count == 1 else { throw .repeated(count: count) }
+        return try parse(value, maxLength: maxLength)
     }
 
     /// Parses one field value.

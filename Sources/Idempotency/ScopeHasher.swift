@@ -15,17 +15,16 @@ public struct ScopeHasher: Sendable {
 
     /// The scope of a request with these fields.
     public func scope(of fields: HTTPFields) -> String {
+        // Most requests of an unauthenticated API carry none of the headers: nothing to hash then.
+        guard fields.contains(where: { field in headers.contains(field.name) }) else { return "" }
         var input = LengthPrefixedBytes()
-        var present = false
         for name in headers {
             let values = fields[values: name]
             guard !values.isEmpty else { continue }
-            present = true
             input.append(name.canonicalName)
             input.append(length: values.count)
             for value in values { input.append(value) }
         }
-        guard present else { return "" }
         return Hex.encode(SHA256.hash(data: input.bytes))
     }
 }

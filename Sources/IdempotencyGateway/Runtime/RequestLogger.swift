@@ -12,6 +12,15 @@ struct RequestLogger: HTTPHandler {
     let engine: IdempotencyEngine
     let logger: Logger
     let inFlight: GatewayMetrics.InFlight
+    /// Whether the logger writes the access-log line (`info`), decided once: the level is fixed at start.
+    private let logsRequests: Bool
+
+    init(engine: IdempotencyEngine, logger: Logger, inFlight: GatewayMetrics.InFlight) {
+        self.engine = engine
+        self.logger = logger
+        self.inFlight = inFlight
+        self.logsRequests = logger.logLevel <= .info
+    }
 
     func handle(_ request: consuming GatewayRequest) async throws -> GatewayResponse {
         let start = ContinuousClock.now
@@ -19,7 +28,7 @@ struct RequestLogger: HTTPHandler {
         request.head.headerFields[.requestID] = requestID
         // What the access log needs, taken before the request is handed on (it is consumed there).
         let logged: (method: String, path: String, key: String?)? =
-            logger.logLevel <= .info
+            logsRequests
             ? (request.head.method.rawValue, request.head.path ?? "",
                 request.head.headerFields[.idempotencyKeyField].map(KeyDigest.short))
             : nil

@@ -15,7 +15,8 @@ struct ProxyDescriptorTests {
     /// other suites open and close descriptors in parallel.
     @Test func noSocketIsLeftOpenAfterShutdown() async throws {
         var ports: Set<UInt16> = []
-        let dead = try ProxyUpstreamFailureTests.deadPort()
+        var deadPort: DeadPort? = try ProxyUpstreamFailureTests.deadPort()
+        let dead = deadPort!.address
         ports.insert(dead.port)
         try await withRecordingUpstream(respond: ProxyForwardingTests.replying) { good in
             ports.insert(good.address.port)
@@ -32,6 +33,7 @@ struct ProxyDescriptorTests {
                 }
             }
         }
+        deadPort = nil  // the held dead port is not one of the gateway's sockets
         let allPorts = ports
         #expect(await eventually { openTCPSocketCount(ports: allPorts) == 0 }, "\(openTCPSocketCount(ports: allPorts)) sockets left")
     }

@@ -254,7 +254,9 @@ struct ProxyStreamingTests {
             }
         }
         // The body was not read (the upstream is down): the connection closes instead of taking it for a request.
-        try await withGateway(to: try ProxyUpstreamFailureTests.deadPort()) { gateway in
+        let dead = try ProxyUpstreamFailureTests.deadPort()
+        defer { withExtendedLifetime(dead) {} }
+        try await withGateway(to: dead.address) { gateway in
             let client = try await gateway.connect()
             try await client.send(message)
             let raw = String(decoding: try await client.readUntilClose(), as: UTF8.self)

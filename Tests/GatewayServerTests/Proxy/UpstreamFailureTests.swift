@@ -10,13 +10,8 @@ import TestSupport
 /// and its own connection stays usable.
 @Suite("Reverse proxy: upstream failures")
 struct ProxyUpstreamFailureTests {
-    /// A loopback port with nothing listening (bound once to learn a free port, then closed).
-    static func deadPort() throws -> SocketAddress {
-        let socket = try Socket.listen(on: try SocketAddress(ip: "127.0.0.1", port: 0), backlog: 1)
-        let address = socket.localAddress()!
-        socket.close()
-        return address
-    }
+    /// A loopback port with nothing listening, held until the returned value is released (see ``DeadPort``).
+    static func deadPort() throws -> DeadPort { try DeadPort() }
 
     static func expectProblem(_ response: TestClient.Response, status: Int, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(response.status == status, sourceLocation: sourceLocation)
@@ -25,7 +20,9 @@ struct ProxyUpstreamFailureTests {
     }
 
     @Test func unreachableUpstreamAnswers502() async throws {
-        try await withGateway(to: try Self.deadPort(), upstream: { $0.connectTimeout = .seconds(20) }) { gateway in
+        let dead = try Self.deadPort()
+        defer { withExtendedLifetime(dead) {} }
+        try await withGateway(to: dead.address, upstream: { $0.connectTimeout = .seconds(20) }) { gateway in
             let client = try await gateway.connect()
             for _ in 0..<3 {
                 let start = ContinuousClock.now

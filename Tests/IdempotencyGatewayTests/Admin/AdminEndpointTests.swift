@@ -36,9 +36,9 @@ struct AdminEndpointTests {
     func readinessWithUnreachableUpstream() async throws {
         let directory = try ScratchDirectory()
         defer { directory.remove() }
-        let closedPort = try await withGateway(
-            EchoAndProxyTests.upstreamConfiguration(in: directory), backend: RecordingBackend()
-        ) { $0.port }
+        let dead = try DeadPort()  // held for the whole test, so no parallel test can listen on it
+        defer { withExtendedLifetime(dead) {} }
+        let closedPort = dead.address.port
         var configuration = GatewayConfiguration.forTesting(in: directory)
         configuration.upstream.url = UpstreamEndpoint(parsing: "http://127.0.0.1:\(closedPort)")
         configuration.upstream.connectTimeout = .seconds(2)

@@ -72,8 +72,9 @@ struct EchoAndProxyTests {
         let directory = try ScratchDirectory()
         defer { directory.remove() }
         let origin = RecordingBackend()
-        // Find a port that is closed now: start an upstream on port 0 and stop it.
-        let closedPort = try await withGateway(Self.upstreamConfiguration(in: directory), backend: origin) { $0.port }
+        // A port where nothing listens, held (so no parallel test gets it) until the upstream starts on it.
+        var deadPort: DeadPort? = try DeadPort()
+        let closedPort = deadPort!.address.port
         var configuration = GatewayConfiguration.forTesting(in: directory)
         configuration.upstream.url = UpstreamEndpoint(parsing: "http://127.0.0.1:\(closedPort)")
         configuration.upstream.connectTimeout = .seconds(2)
@@ -86,6 +87,7 @@ struct EchoAndProxyTests {
             let again = try await post(port: gateway.port, key: "retry-me")
             #expect(again.status == 502)  // released: not 409
 
+            deadPort = nil
             try await withGateway(Self.upstreamConfiguration(in: directory, port: closedPort), backend: origin) { _ in
                 let forwarded = try await post(port: gateway.port, key: "retry-me")
                 #expect(forwarded.status == 201)
