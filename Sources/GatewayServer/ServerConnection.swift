@@ -207,7 +207,8 @@ final class ServerConnection: Sendable {
 
     /// Answers a request the server rejects itself, then the connection closes.
     private func fail(status: Int, detail: String) async {
-        let response = ProblemDetails.response(status: status, detail: detail)
+        var response = ProblemDetails.response(status: status, detail: detail)
+        Self.addDate(to: &response.head)
         var buffer: [UInt8] = []
         HTTPEncoder.encodeResponseHead(response.head, version: .http1_1, contentLength: response.body.count, chunked: false, keepAlive: false, into: &buffer)
         buffer.append(contentsOf: response.body)

@@ -47,6 +47,7 @@ struct ServerTests {
             #expect(response.status == 400)
             #expect(response.head.keepAlive == false)
             #expect(response.header("Content-Type") == "application/problem+json")
+            #expect(response.header("Date") != nil, "RFC 9110 §6.6.1: the server's own 4xx carries Date too")
             #expect(await client.isClosedByPeer(within: .seconds(2)))
         }
     }
