@@ -105,6 +105,12 @@ public final class UpstreamClient: Sendable {
         var pooledDecoder = reusedDecoder
         var sent = 0
         var chunk: [UInt8] = []  // one framing buffer for the whole body
+        /// A write to the upstream failed (it closed, reset or stopped reading), as opposed to a failure to read
+        /// the body from the client.
+        struct UpstreamStoppedReading: Error { var error: SocketError }
+        func write(_ bytes: [UInt8]) async throws(UpstreamStoppedReading) {
+            do { try await socket.write(bytes, stallTimeout: stall) } catch { throw UpstreamStoppedReading(error: error) }
+        }
         do {
             while let piece = try await stream.next() {
                 sent += piece.count
@@ -112,23 +118,31 @@ public final class UpstreamClient: Sendable {
                 if length == nil {
                     chunk.removeAll(keepingCapacity: true)
                     HTTPEncoder.encodeChunk(piece, into: &chunk)
-                    try await socket.write(chunk, stallTimeout: stall)
+                    try await write(chunk)
                 } else {
-                    try await socket.write(piece, stallTimeout: stall)
+                    try await write(piece)
                 }
             }
             if let length, sent != length { throw UpstreamError.failed("the request body is shorter than its length") }
             if length == nil {
                 var last: [UInt8] = []
                 HTTPEncoder.encodeLastChunk(into: &last)
-                try await socket.write(last, stallTimeout: stall)
+                try await write(last)
             }
         } catch {
             // The upstream got an incomplete request: this connection can never be reused.
-            socket.close()
             stream.cancel()
+            if let stopped = error as? UpstreamStoppedReading {
+                // RFC 9112 §9.5: a server may answer before the whole body arrived (413, 401, …) and stop reading
+                // or close. That answer, when it is there, is the response; otherwise the exchange failed.
+                if let early = await earlyResponse(on: socket, decoder: pooledDecoder.take(), method: head.method) {
+                    return early
+                }
+                socket.close()
+                throw .failed("sending the request body: \(stopped.error)")
+            }
+            socket.close()
             if let error = error as? UpstreamError { throw error }
-            if error is SocketError { throw .failed("sending the request body: \(error)") }
             throw .failed("reading the request body from the client: \(error)")
         }
         // The body was read from the client as it was sent: it cannot be sent again, so no resend here.
@@ -197,9 +211,28 @@ public final class UpstreamClient: Sendable {
         }
     }
 
+    /// The response an upstream sent before it read the whole request body (RFC 9112 §9.5), if it sent one within
+    /// ``earlyResponseWait``: read whole (never streamed), and the connection closed afterwards, since the request on
+    /// it is incomplete. Nil when none arrived.
+    private func earlyResponse(
+        on socket: AsyncSocket, decoder: consuming HTTPResponseDecoder?, method: HTTPRequest.Method
+    ) async -> GatewayResponse? {
+        let response = try? await readResponse(
+            on: socket, decoder: decoder, method: method, deadline: .now + Self.earlyResponseWait,
+            streamResponse: false, nilIfClosedBeforeResponse: true, reusable: false)
+        socket.close()
+        return response ?? nil
+    }
+
+    /// How long an upstream that stopped reading the request body is given to show its early response.
+    static let earlyResponseWait: Duration = .seconds(1)
+
+    /// - Parameter reusable: false when the request on this connection was not sent completely: the connection is
+    ///   closed after the response instead of pooled.
     private func readResponse(
         on socket: AsyncSocket, decoder pooled: consuming HTTPResponseDecoder?, method: HTTPRequest.Method,
-        deadline: ContinuousClock.Instant, streamResponse: Bool, nilIfClosedBeforeResponse: Bool
+        deadline: ContinuousClock.Instant, streamResponse: Bool, nilIfClosedBeforeResponse: Bool,
+        reusable: Bool = true
     ) async throws(UpstreamError) -> GatewayResponse? {
         var decoder = pooled ?? HTTPResponseDecoder()
         // Whether any byte of a response arrived: a connection closed or reset before that answered nothing.
@@ -242,7 +275,7 @@ public final class UpstreamClient: Sendable {
                         // Taken out of the optional, the head is the only owner of its fields: removing the
                         // hop-by-hop ones edits them in place.
                         guard var finished = head.take() else { continue }
-                        if finished.keepAlive, !eof, !decoder.hasBufferedBytes {
+                        if reusable, finished.keepAlive, !eof, !decoder.hasBufferedBytes {
                             pool(for: socket.loop).put(socket, decoder: decoder)
                         } else {
                             socket.close()

@@ -184,6 +184,42 @@ struct ProxyStreamingTests {
         }
     }
 
+    /// RFC 9112 §9.5: an upstream may answer before it read the whole body (here a 413 after the head) and
+    /// close. The client gets that answer, not a 502, and its connection closes (its body was not all read).
+    @Test(arguments: [false, true])
+    func anEarlyUpstreamAnswerReachesTheClient(resetInsteadOfClose: Bool) async throws {
+        let size = 16 << 20
+        try await withScriptedUpstream(script: { connection in
+            // Only the head is read; the body is left in the socket.
+            var head: [UInt8] = []
+            let deadline = ContinuousClock.now + .seconds(10)
+            while head.firstRange(of: Array("\r\n\r\n".utf8)) == nil, head.count < 8192 {
+                _ = try await connection.socket.read(deadline: deadline) { head.append(contentsOf: $0) }
+            }
+            let body = "too large for this endpoint"
+            try await connection.write(
+                "HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            if resetInsteadOfClose { connection.reset() } else { connection.close() }
+        }) { upstream in
+            try await withGateway(to: upstream.address, server: { $0.limits.maxBodySize = 32 << 20 }) { gateway in
+                let client = try await gateway.connect()
+                try await client.send("PUT /upload HTTP/1.1\r\nHost: s.test\r\nContent-Length: \(size)\r\n\r\n")
+                async let sent: Void = client.send(patternBytes(size))
+                let response = try await client.readResponse(method: .put, timeout: .seconds(30))
+                _ = try? await sent
+                if resetInsteadOfClose {
+                    // A reset may destroy the answer before the gateway read it: then 502, never a hang.
+                    #expect(response.status == 413 || response.status == 502)
+                } else {
+                    #expect(response.status == 413)
+                    #expect(response.text == "too large for this endpoint")
+                }
+                #expect(response.header("Connection") == "close")
+                #expect(await client.isClosedByPeer(within: .seconds(10)))
+            }
+        }
+    }
+
     @Test func stalledStreamedBodyGets408() async throws {
         try await withScriptedUpstream(script: { connection in
             _ = try? await connection.readRequest(timeout: .seconds(20))
