@@ -288,7 +288,7 @@ public final class IdempotencyEngine: HTTPHandler {
         switch admission(of: request.head) {
         case .passthrough:
             // Streams (request and response body) go through untouched.
-            return (await forwardWithoutIdempotency(consume request), .passthrough)
+            return (await forwardWithoutIdempotency(request), .passthrough)
         case .missingKey:
             let detail =
                 "This operation is idempotent and it requires correct usage of Idempotency Key. "
@@ -301,7 +301,6 @@ public final class IdempotencyEngine: HTTPHandler {
             key = parsed
             route = matched
         }
-        var request = request
         if let stream = request.bodyStream {
             // Only a caller that ignored acceptsStreamedBody(for:) gets here: the fingerprint needs the whole body.
             do {

@@ -35,7 +35,8 @@ struct FingerprintInput {
     /// Inputs up to this size (prefix and body) are kept in the hot cache for exact comparison.
     static let keepLimit = 4096
 
-    init(_ request: GatewayRequest, headers: [HTTPField.Name]) {
+    /// Borrows the request (an initialiser would otherwise take it owned, copying a caller's `consuming` one).
+    init(_ request: borrowing GatewayRequest, headers: [HTTPField.Name]) {
         var prefix = LengthPrefixedBytes()
         prefix.append(request.head.method.rawValue)
         prefix.append(request.head.path ?? "")
