@@ -41,6 +41,12 @@ struct FieldLine {
         // swift-http-types applies; its initialiser checks once more and keeps the bytes as they are.
         let valueBytes = UnsafeBufferPointer(rebasing: head[value.start..<value.end])
         if let known = KnownFieldValues.value(valueBytes) { return HTTPField(name: fieldName, value: known) }
+        if valueBytes.allSatisfy({ $0 < 0x80 }) {
+            // ASCII (nearly every value): decoding is exact, and much cheaper than the byte initialiser's
+            // `String(validating:)`, which is generic and looks up type metadata on every call.
+            return HTTPField(name: fieldName, value: String(decoding: valueBytes, as: UTF8.self))
+        }
+        // obs-text: the byte initialiser keeps bytes that are not UTF-8 exactly as received.
         return HTTPField(name: fieldName, value: valueBytes)
     }
 }
