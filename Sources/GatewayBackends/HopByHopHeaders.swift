@@ -6,8 +6,7 @@ public enum HopByHopHeaders {
     /// `Transfer-Encoding`, `Upgrade`, `Proxy-Connection`) and every `Proxy-*` field. On the hot path, so one pass
     /// over the fields decides whether anything has to go at all.
     public static func remove(from fields: inout HTTPFields) {
-        // Usually there is nothing to remove, or just `Connection: keep-alive` / `close`: found by index and removed
-        // in place, without allocating.
+        // Usually there is nothing to remove, or just `Connection: keep-alive` / `close`: found in one pass.
         var connectionIndex: Int?
         var simple = true
         for index in fields.indices {
@@ -20,7 +19,10 @@ public enum HopByHopHeaders {
             connectionIndex = index
         }
         if simple {
-            if let connectionIndex { fields.remove(at: connectionIndex) }
+            // By name, not `remove(at:)`: that one is RangeReplaceableCollection's default, which reaches
+            // swift-http-types' generic `replaceSubrange` unspecialised (type metadata looked up on every call).
+            // The name is that one field's: a second `Connection` field would have made this not simple.
+            if let connectionIndex { fields[fields[connectionIndex].name] = nil }
             return
         }
         var doomed: [HTTPField.Name] = []
