@@ -98,11 +98,13 @@ struct BackendOutcomeTests {
         defer { directory.remove() }
         let backend = RecordingBackend()
         var configuration = GatewayConfiguration.forTesting(in: directory)
-        configuration.idempotency.keyTTL = .seconds(1)
+        // Long enough that the replay below comes well within it even on a loaded machine running the suite in
+        // parallel (1 s was not).
+        configuration.idempotency.keyTTL = .seconds(3)
         try await withGateway(configuration, backend: backend) { gateway in
             #expect(try await post(port: gateway.port, key: "short-lived").status == 201)
             #expect(try await post(port: gateway.port, key: "short-lived").header("Idempotent-Replayed") == "true")
-            try await Task.sleep(for: .milliseconds(1100))
+            try await Task.sleep(for: .milliseconds(3100))
             let later = try await post(port: gateway.port, key: "short-lived")
             #expect(later.status == 201)
             #expect(later.header("Idempotent-Replayed") == nil)
