@@ -1,5 +1,3 @@
-import Synchronization
-
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,7 +5,22 @@ import Glibc
 /// The `Date` field value (RFC 9110 §6.6.1, IMF-fixdate) for responses that have none — the echo backend's,
 /// the gateway's own errors — formatted at most once per second.
 enum DateHeader {
-    private static let cache = Mutex<(second: Int, value: String)>((-1, ""))
+    /// The last formatted second and its value, one per thread (a shared cache would be a lock that both event
+    /// loops take for every response).
+    private final class Cache {
+        var second = -1
+        var value = ""
+    }
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        let result = pthread_key_create(&key) { cache in
+            if let cache { Unmanaged<Cache>.fromOpaque(cache).release() }
+        }
+        precondition(result == 0, "pthread_key_create failed: \(result)")
+        return key
+    }()
+
     private static let days = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]  // 1970-01-01 was a Thursday
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -15,12 +28,18 @@ enum DateHeader {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         let second = spec.tv_sec
-        return cache.withLock { cache in
-            if cache.second != second {
-                cache = (second, format(second))
-            }
-            return cache.value
+        let cache: Cache
+        if let existing = pthread_getspecific(key) {
+            cache = Unmanaged<Cache>.fromOpaque(existing).takeUnretainedValue()
+        } else {
+            cache = Cache()
+            pthread_setspecific(key, Unmanaged.passRetained(cache).toOpaque())
         }
+        if cache.second != second {
+            cache.second = second
+            cache.value = format(second)
+        }
+        return cache.value
     }
 
     /// `Sun, 06 Nov 1994 08:49:37 GMT` for seconds since 1970.
