@@ -68,6 +68,11 @@ public struct GatewayRequest: Sendable {
 /// the stream knows its length, else chunked to an HTTP/1.1 client and close-delimited to an HTTP/1.0 one.
 public struct GatewayResponse: Sendable {
     public var head: HTTPResponse
+    /// Fields the server writes after ``head``'s: for the gateway's outermost handler to add its own
+    /// (`X-Request-Id`, and the server's `Date`) to a response whose fields are shared, as a replay's are with the
+    /// hot cache, without copying them all. A name here is not also in `head.headerFields`. Not recorded for
+    /// replay, and not part of the public API: a handler outside the package edits `head`.
+    package var appendedFields = HTTPFields()
     /// The whole body, unless it is streamed (then empty).
     public var body: [UInt8]
     /// The body read piece by piece while it is written to the client; nil when the body is in ``body``.

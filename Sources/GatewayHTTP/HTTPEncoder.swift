@@ -14,9 +14,10 @@ public enum HTTPEncoder {
     /// Emits `Content-Length` when `contentLength != nil`, `Transfer-Encoding: chunked` when `chunked`,
     /// `Connection: close` when `!keepAlive` and `Connection: keep-alive` for an HTTP/1.0 peer kept alive.
     /// An empty reason phrase is replaced by the standard one for the status code.
+    /// - Parameter appendedFields: fields written after the response's own (``GatewayResponse/appendedFields``).
     public static func encodeResponseHead(
         _ response: HTTPResponse, version: HTTPVersion, contentLength: Int?, chunked: Bool, keepAlive: Bool,
-        into buffer: inout [UInt8]
+        appendedFields: HTTPFields = HTTPFields(), into buffer: inout [UInt8]
     ) {
         buffer.append(contentsOf: version == .http1_0 ? "HTTP/1.0 ".utf8 : "HTTP/1.1 ".utf8)
         let code = response.status.code
@@ -35,6 +36,7 @@ public enum HTTPEncoder {
         }
         appendCRLF(&buffer)
         appendFields(response.headerFields, dropHost: false, into: &buffer)
+        if !appendedFields.isEmpty { appendFields(appendedFields, dropHost: false, into: &buffer) }
         appendFraming(contentLength: contentLength, chunked: chunked, into: &buffer)
         if !keepAlive {
             buffer.append(contentsOf: "Connection: close\r\n".utf8)

@@ -48,8 +48,9 @@ final class ServerConnection: Sendable {
         var output: [UInt8] = []
         let connectionInfo = ConnectionInfo(remoteAddress: socket.peer?.host ?? "")
         while true {
-            guard let (parsed, body, streamed) = await readRequest(&decoder) else { return }
-            var head = parsed
+            // Bound straight to a `var` (no second binding holding the same header fields, which would make the
+            // handler's first edit copy them).
+            guard case (var head, let body, let streamed)? = await readRequest(&decoder) else { return }
             var info = connectionInfo
             info.version = head.version
             // The handler's request becomes the only owner of the header fields (built in the call, and taken out
@@ -208,9 +209,11 @@ final class ServerConnection: Sendable {
     /// Answers a request the server rejects itself, then the connection closes.
     private func fail(status: Int, detail: String) async {
         var response = ProblemDetails.response(status: status, detail: detail)
-        Self.addDate(to: &response.head)
+        Self.addDate(to: &response)
         var buffer: [UInt8] = []
-        HTTPEncoder.encodeResponseHead(response.head, version: .http1_1, contentLength: response.body.count, chunked: false, keepAlive: false, into: &buffer)
+        HTTPEncoder.encodeResponseHead(
+            response.head, version: .http1_1, contentLength: response.body.count, chunked: false, keepAlive: false,
+            appendedFields: response.appendedFields, into: &buffer)
         buffer.append(contentsOf: response.body)
         try? await socket.write(buffer, stallTimeout: configuration.writeTimeout)
         socket.shutdownWrite()
@@ -235,8 +238,11 @@ final class ServerConnection: Sendable {
     }
 
     /// RFC 9110 §6.6.1: a server with a clock sends Date; a handler's (an upstream's) own Date is passed through.
-    private static func addDate(to head: inout HTTPResponse) {
-        if !head.headerFields.contains(.date) { head.headerFields.append(HTTPField(name: .date, value: DateHeader.now())) }
+    /// Added to the appended fields, not to `head`, whose fields may be shared (a replay's).
+    private static func addDate(to response: inout GatewayResponse) {
+        if !response.head.headerFields.contains(.date), !response.appendedFields.contains(.date) {
+            response.appendedFields.append(HTTPField(name: .date, value: DateHeader.now()))
+        }
     }
 
     /// RFC 9110 §9.3.2: a HEAD response carries the length a GET would have had: the handler's Content-Length, else
@@ -261,10 +267,10 @@ final class ServerConnection: Sendable {
         }
         let sendBody = !bodyless && !isHead && !response.body.isEmpty
         buffer.reserveCapacity(256 + (sendBody && response.body.count <= 65536 ? response.body.count : 0))
-        Self.addDate(to: &response.head)
+        Self.addDate(to: &response)
         HTTPEncoder.encodeResponseHead(
             response.head, version: head.version, contentLength: contentLength, chunked: false, keepAlive: keepAlive,
-            into: &buffer)
+            appendedFields: response.appendedFields, into: &buffer)
         let stall = configuration.writeTimeout
         if sendBody, response.body.count <= 65536 {
             buffer.append(contentsOf: response.body)
@@ -287,16 +293,16 @@ final class ServerConnection: Sendable {
         _ response: GatewayResponse, _ stream: any HTTPBodyStream, for head: RequestHead, keepAlive: Bool
     ) async throws -> Bool {
         let bodyless = Self.isBodyless(response.head.status.code)
-        var responseHead = response.head
-        Self.addDate(to: &responseHead)
+        var response = response
+        Self.addDate(to: &response)
         let stall = configuration.writeTimeout
         var buffer: [UInt8] = []
         if bodyless || head.request.method == .head {
             stream.cancel()
             let contentLength = bodyless ? nil : Self.headLength(of: response.head, otherwise: stream.length)
             HTTPEncoder.encodeResponseHead(
-                responseHead, version: head.version, contentLength: contentLength, chunked: false,
-                keepAlive: keepAlive, into: &buffer)
+                response.head, version: head.version, contentLength: contentLength, chunked: false,
+                keepAlive: keepAlive, appendedFields: response.appendedFields, into: &buffer)
             try await socket.write(buffer, stallTimeout: stall)
             return keepAlive
         }
@@ -304,8 +310,8 @@ final class ServerConnection: Sendable {
         let chunked = length == nil && head.version == .http1_1
         let keepAlive = keepAlive && (length != nil || chunked)
         HTTPEncoder.encodeResponseHead(
-            responseHead, version: head.version, contentLength: length, chunked: chunked, keepAlive: keepAlive,
-            into: &buffer)
+            response.head, version: head.version, contentLength: length, chunked: chunked, keepAlive: keepAlive,
+            appendedFields: response.appendedFields, into: &buffer)
         do {
             try await socket.write(buffer, stallTimeout: stall)
             var sent = 0

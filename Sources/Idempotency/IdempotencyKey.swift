@@ -78,6 +78,7 @@ public struct IdempotencyKey: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses one field value.
     public static func parse(_ fieldValue: String, maxLength: Int = 255) throws(Failure) -> IdempotencyKey {
+        if let key = plainQuoted(fieldValue, maxLength: maxLength) { return key }
         let bytes = Array(fieldValue.utf8)
         // Surrounding whitespace (RFC 9110 §5.5 OWS; RFC 9651 §4.2 strips leading/trailing SP).
         var start = bytes.startIndex
@@ -102,6 +103,29 @@ public struct IdempotencyKey: Sendable, Hashable, CustomStringConvertible {
         let length = key.utf8.count
         guard length > 0 else { throw .empty }
         guard length <= maxLength else { throw .tooLong(length: length, limit: maxLength) }
+        return IdempotencyKey(unchecked: key)
+    }
+
+    /// Nearly every key: a quoted sf-string of plain characters (no escapes), with optional surrounding spaces,
+    /// read from the string's own bytes without copying them. Nil for anything else, which ``parse(_:maxLength:)``
+    /// then takes the whole way (and accepts or rejects with its reason); what this accepts, that accepts too.
+    private static func plainQuoted(_ fieldValue: String, maxLength: Int) -> IdempotencyKey? {
+        let found: String?? = fieldValue.utf8.withContiguousStorageIfAvailable { bytes -> String? in
+            var start = 0
+            var end = bytes.count
+            while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+            while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+            // `"` at both ends and 1…maxLength characters between.
+            guard end - start >= 3, end - start - 2 <= maxLength, bytes[start] == UInt8(ascii: "\""),
+                bytes[end - 1] == UInt8(ascii: "\"")
+            else { return nil }
+            let inner = UnsafeBufferPointer(rebasing: bytes[(start + 1)..<(end - 1)])
+            for byte in inner {
+                guard byte >= 0x20, byte <= 0x7E, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") else { return nil }
+            }
+            return String(decoding: inner, as: UTF8.self)
+        }
+        guard let found, let key = found else { return nil }
         return IdempotencyKey(unchecked: key)
     }
 

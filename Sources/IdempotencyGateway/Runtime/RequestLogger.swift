@@ -35,10 +35,14 @@ struct RequestLogger: HTTPHandler {
         inFlight.increment()
         var (response, outcome) = await engine.process(consume request)
         inFlight.decrement()
-        // Room for this field and the server's Date in one step (a replay's fields are shared with the hot cache,
-        // so this is where they are copied).
-        response.head.headerFields.reserveCapacity(response.head.headerFields.count + 2)
-        response.head.headerFields[.requestID] = requestID
+        if response.head.headerFields.contains(.requestID) {
+            response.head.headerFields[.requestID] = requestID  // an upstream's own id is replaced
+        } else {
+            // Not into `head`: a replay's fields are shared with the hot cache and would all be copied. Room for
+            // the server's Date too.
+            response.appendedFields.reserveCapacity(2)
+            response.appendedFields.append(HTTPField(name: .requestID, value: requestID))
+        }
         let elapsed = ContinuousClock.now - start
         GatewayMetrics.requestDuration(outcome: outcome).recordNanoseconds(elapsed.nanoseconds)
         if let logged {
