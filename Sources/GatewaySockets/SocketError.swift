@@ -14,7 +14,7 @@ public enum SocketError: Error, Sendable, Equatable, CustomStringConvertible {
     case closed
     /// A host name or address could not be turned into a socket address.
     case badAddress(String)
-    /// The peer sent something or closed while a write that asked to stop on input waited
+    /// The peer sent something (or closed) while a write that asked to stop on input waited
     /// (``AsyncSocket/write(_:stallTimeout:stopOnInput:)``).
     case inputArrived
 
@@ -30,7 +30,7 @@ public enum SocketError: Error, Sendable, Equatable, CustomStringConvertible {
         case .timeout: "timed out"
         case .closed: "socket closed"
         case .badAddress(let reason): "bad address: \(reason)"
-        case .inputArrived: "the peer sent data or closed while a write waited"
+        case .inputArrived: "the peer sent data while a write waited"
         }
     }
 
