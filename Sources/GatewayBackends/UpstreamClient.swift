@@ -109,11 +109,7 @@ public final class UpstreamClient: Sendable {
         /// the body from the client.
         struct UpstreamStoppedReading: Error { var error: SocketError }
         func write(_ bytes: [UInt8]) async throws(UpstreamStoppedReading) {
-            do {
-                try await socket.write(bytes, stallTimeout: stall, stopOnInput: true)
-            } catch {
-                throw UpstreamStoppedReading(error: error)
-            }
+            do { try await socket.write(bytes, stallTimeout: stall) } catch { throw UpstreamStoppedReading(error: error) }
         }
         do {
             while let piece = try await stream.next() {

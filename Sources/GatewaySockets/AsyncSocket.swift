@@ -38,8 +38,6 @@ public final class AsyncSocket: Sendable {
         var readDeadline: ContinuousClock.Instant?
         var writer: UnsafeContinuation<SocketError?, Never>?
         var writeDeadline: ContinuousClock.Instant?
-        /// The waiting writer wants to know when input arrives (``write(_:stallTimeout:stopOnInput:)``).
-        var writerStopsOnInput = false
         var closed = false
         /// System calls in progress on the descriptor; the descriptor is closed when this drops to 0 after close().
         var inProgress = 0
@@ -180,11 +178,7 @@ public final class AsyncSocket: Sendable {
     /// Writes all of `bytes`, waiting for the socket to drain when the kernel buffer is full.
     /// - Parameter stallTimeout: the longest the peer may keep the socket unwritable (not a limit on the whole
     ///   write, so large bodies to slow but live peers still go through).
-    /// - Parameter stopOnInput: for a request body sent to a server: while the write waits for the socket to drain,
-    ///   input from the peer (or its close) ends it with ``SocketError/inputArrived``. A server that answers
-    ///   before it read the whole body (RFC 9112 §9.5) often stops reading; its answer is then read at once
-    ///   instead of after `stallTimeout`.
-    public func write(_ bytes: [UInt8], stallTimeout: Duration?, stopOnInput: Bool = false) async throws(SocketError) {
+    public func write(_ bytes: [UInt8], stallTimeout: Duration?) async throws(SocketError) {
         var offset = 0
         let total = bytes.count
         while offset < total {
@@ -195,12 +189,7 @@ public final class AsyncSocket: Sendable {
                 return state.writeEvents
             }
             guard let events else {
-                if stopOnInput, peerHasSentSomething() { throw .inputArrived }
-                do {
-                    try await waitWritable(deadline: stallTimeout.map { .now + $0 }, stopOnInput: stopOnInput)
-                } catch .inputArrived {
-                    // Checked (and confirmed or dismissed) at the top of the next round.
-                }
+                try await waitWritable(deadline: stallTimeout.map { .now + $0 })
                 continue
             }
             let result: Result<IOResult<Int>, SocketError> = bytes.withUnsafeBytes { storage in
@@ -216,25 +205,6 @@ public final class AsyncSocket: Sendable {
             case .wouldBlock: continue
             }
         }
-    }
-
-    /// Whether input (or the peer's close) is waiting to be read, confirmed with a non-blocking `MSG_PEEK`: the
-    /// readiness flag alone can be left over from an earlier exchange on a pooled connection.
-    private func peerHasSentSomething() -> Bool {
-        let events: UInt64? = state.withLock { state in
-            guard !state.closed, state.readable else { return nil }
-            state.inProgress += 1
-            return state.readEvents
-        }
-        guard let events else { return false }
-        var byte: UInt8 = 0
-        let result = Glibc.recv(socket.descriptor, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
-        let code = errno
-        let nothing = result < 0 && (code == EAGAIN || code == EWOULDBLOCK)
-        finishCall { state in
-            if nothing, state.readEvents == events { state.readable = false }
-        }
-        return !nothing
     }
 
     /// Sends a FIN after the last response, keeping the descriptor open.
@@ -272,7 +242,6 @@ public final class AsyncSocket: Sendable {
     func handle(events mask: UInt32) {
         let readyForInput = mask & (CEP_IN | CEP_RDHUP | CEP_HUP | CEP_ERR) != 0
         let readyForOutput = mask & (CEP_OUT | CEP_HUP | CEP_ERR) != 0
-        var interrupted: UnsafeContinuation<SocketError?, Never>?
         let (reader, writer): (UnsafeContinuation<SocketError?, Never>?, UnsafeContinuation<SocketError?, Never>?) =
             state.withLock { state in
                 guard !state.closed else { return (nil, nil) }
@@ -287,12 +256,6 @@ public final class AsyncSocket: Sendable {
                     reader = state.reader
                     state.reader = nil
                     state.readDeadline = nil
-                    if reader == nil, !readyForOutput, state.writerStopsOnInput, let waiting = state.writer {
-                        // Nobody reads, and the writer asked to hear of input (an early answer): wake it.
-                        interrupted = waiting
-                        state.writer = nil
-                        state.writeDeadline = nil
-                    }
                 }
                 if readyForOutput {
                     state.writable = true
@@ -305,7 +268,6 @@ public final class AsyncSocket: Sendable {
             }
         reader?.resume(returning: nil)
         writer?.resume(returning: nil)
-        interrupted?.resume(returning: .inputArrived)
     }
 
     /// Called by the loop's ticker: fails waits whose deadline passed.
@@ -346,14 +308,13 @@ public final class AsyncSocket: Sendable {
         if let error { throw error }
     }
 
-    private func waitWritable(deadline: ContinuousClock.Instant?, stopOnInput: Bool = false) async throws(SocketError) {
+    private func waitWritable(deadline: ContinuousClock.Instant?) async throws(SocketError) {
         let error: SocketError? = await withUnsafeContinuation { continuation in
             let immediate: SocketError?? = state.withLock { state in
                 if state.closed { return .some(.closed) }
                 if state.writable { return .some(nil) }
                 state.writer = continuation
                 state.writeDeadline = deadline
-                state.writerStopsOnInput = stopOnInput
                 return .none
             }
             if let immediate { continuation.resume(returning: immediate) }

@@ -14,9 +14,6 @@ public enum SocketError: Error, Sendable, Equatable, CustomStringConvertible {
     case closed
     /// A host name or address could not be turned into a socket address.
     case badAddress(String)
-    /// The peer sent something (or closed) while a write that asked to stop on input waited
-    /// (``AsyncSocket/write(_:stallTimeout:stopOnInput:)``).
-    case inputArrived
 
     /// Captures the current `errno` for `operation`. Call it right after the failing call.
     public static func failed(_ operation: StaticString) -> SocketError {
@@ -30,7 +27,6 @@ public enum SocketError: Error, Sendable, Equatable, CustomStringConvertible {
         case .timeout: "timed out"
         case .closed: "socket closed"
         case .badAddress(let reason): "bad address: \(reason)"
-        case .inputArrived: "the peer sent data while a write waited"
         }
     }
 

