@@ -184,30 +184,59 @@ struct ProxyStreamingTests {
         }
     }
 
-    /// RFC 9112 §9.5: an upstream may answer before it read the whole body (here a 413 after the head) and
-    /// close. The client gets that answer, not a 502, and its connection closes (its body was not all read).
-    @Test(arguments: [false, true])
-    func anEarlyUpstreamAnswerReachesTheClient(resetInsteadOfClose: Bool) async throws {
+    /// What an upstream does after it answered early.
+    enum AfterEarlyAnswer: String, CaseIterable, Sendable {
+        case close, reset
+        /// Keeps the connection open without reading: the gateway's upload stalls, and after `upstream.timeout`
+        /// (2 s here) it reads the answer.
+        case stayOpenWithoutReading
+    }
+
+    /// Reads a request head (the body stays in the socket, except what arrived in the same read); returns how many
+    /// body bytes that read already took.
+    @discardableResult
+    static func readHeadOnly(_ connection: ScriptedConnection) async throws -> Int {
+        var head: [UInt8] = []
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            if let end = head.firstRange(of: Array("\r\n\r\n".utf8)) { return head.count - end.upperBound }
+            guard head.count < 8192 else { return 0 }
+            _ = try await connection.socket.read(deadline: deadline) { head.append(contentsOf: $0) }
+        }
+    }
+
+    /// RFC 9112 §9.5: an upstream may answer before it read the whole body (here a 413 after the head), then stop
+    /// reading or close. The client gets that answer, not a 502, and its connection closes (its body was not all
+    /// read).
+    @Test(arguments: AfterEarlyAnswer.allCases)
+    func anEarlyUpstreamAnswerReachesTheClient(after: AfterEarlyAnswer) async throws {
         let size = 16 << 20
         try await withScriptedUpstream(script: { connection in
-            // Only the head is read; the body is left in the socket.
-            var head: [UInt8] = []
-            let deadline = ContinuousClock.now + .seconds(10)
-            while head.firstRange(of: Array("\r\n\r\n".utf8)) == nil, head.count < 8192 {
-                _ = try await connection.socket.read(deadline: deadline) { head.append(contentsOf: $0) }
-            }
+            try await Self.readHeadOnly(connection)
             let body = "too large for this endpoint"
+            let close = after == .stayOpenWithoutReading ? "" : "Connection: close\r\n"
             try await connection.write(
-                "HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
-            if resetInsteadOfClose { connection.reset() } else { connection.close() }
+                "HTTP/1.1 413 Content Too Large\r\n\(close)Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            switch after {
+            case .close: connection.close()
+            case .reset: connection.reset()
+            case .stayOpenWithoutReading:
+                try? await Task.sleep(for: .seconds(15))
+                connection.close()
+            }
         }) { upstream in
-            try await withGateway(to: upstream.address, server: { $0.limits.maxBodySize = 32 << 20 }) { gateway in
+            try await withGateway(
+                to: upstream.address, upstream: { $0.responseTimeout = .seconds(2) },
+                server: { $0.limits.maxBodySize = 32 << 20 }
+            ) { gateway in
                 let client = try await gateway.connect()
+                let start = ContinuousClock.now
                 try await client.send("PUT /upload HTTP/1.1\r\nHost: s.test\r\nContent-Length: \(size)\r\n\r\n")
                 async let sent: Void = client.send(patternBytes(size))
                 let response = try await client.readResponse(method: .put, timeout: .seconds(30))
+                let elapsed = ContinuousClock.now - start
                 _ = try? await sent
-                if resetInsteadOfClose {
+                if after == .reset {
                     // A reset may destroy the answer before the gateway read it: then 502, never a hang.
                     #expect(response.status == 413 || response.status == 502)
                 } else {
@@ -215,7 +244,43 @@ struct ProxyStreamingTests {
                     #expect(response.text == "too large for this endpoint")
                 }
                 #expect(response.header("Connection") == "close")
+                #expect(elapsed < .seconds(10), "the answer took \(elapsed)")
                 #expect(await client.isClosedByPeer(within: .seconds(10)))
+            }
+        }
+    }
+
+    /// An upstream that sends something before it reads the body — an interim `100 Continue` (RFC 9110 §15.2),
+    /// or the head of a 200 it streams while it reads — and then reads slowly gets the whole upload: only a
+    /// failed write ends an upload early.
+    @Test(arguments: ["HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"])
+    func anUpstreamThatSpeaksBeforeReadingGetsTheWholeBody(early: String) async throws {
+        let size = 16 << 20
+        try await withScriptedUpstream(script: { connection in
+            var received = try await Self.readHeadOnly(connection)
+            try await connection.write(early)
+            try await Task.sleep(for: .milliseconds(500))  // the gateway's writes block meanwhile
+            let deadline = ContinuousClock.now + .seconds(20)
+            while received < size {
+                let count = try await connection.socket.read(deadline: deadline) { _ in }
+                if count == 0 { break }
+                received += count
+            }
+            let reply = "got body"
+            if early.hasPrefix("HTTP/1.1 100") {
+                try await connection.write("HTTP/1.1 200 OK\r\nContent-Length: \(reply.utf8.count)\r\n\r\n\(reply)")
+            } else {
+                try await connection.write("\(String(reply.utf8.count, radix: 16))\r\n\(reply)\r\n0\r\n\r\n")
+            }
+        }) { upstream in
+            try await withGateway(to: upstream.address, server: { $0.limits.maxBodySize = 32 << 20 }) { gateway in
+                let client = try await gateway.connect()
+                try await client.send("PUT /upload HTTP/1.1\r\nHost: s.test\r\nContent-Length: \(size)\r\n\r\n")
+                async let sent: Void = client.send(patternBytes(size))
+                let response = try await client.readResponse(method: .put, timeout: .seconds(30))
+                _ = try? await sent
+                #expect(response.status == 200)
+                #expect(response.text == "got body")
             }
         }
     }
