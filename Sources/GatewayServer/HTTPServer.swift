@@ -14,14 +14,13 @@ public final class HTTPServer: Sendable {
     private let loops: IOLoopGroup
     private let queue = DispatchQueue(label: "idempotency-gateway.accept")
     private let state = Mutex(State())
-    /// Set once shutdown begins; connections read it after every response (an atomic, so that reading it takes no
-    /// lock and no reference to the server).
+    /// Set once shutdown begins (under the state's lock, so no connection is accepted after it); connections read it
+    /// after every response (an atomic, so that reading it takes no lock and no reference to the server).
     private let shuttingDown = ShutdownFlag()
 
     private struct State {
         var listener: Listener?
         var connections: [ObjectIdentifier: ServerConnection] = [:]
-        var shuttingDown = false
         var boundAddress: SocketAddress?
     }
 
@@ -65,7 +64,6 @@ public final class HTTPServer: Sendable {
     /// (their responses carry `Connection: close`) for up to `gracePeriod`, then closes whatever is left.
     public func shutdown(gracePeriod: Duration) async {
         let (listener, connections) = state.withLock { state in
-            state.shuttingDown = true
             shuttingDown.set()
             defer { state.listener = nil }
             return (state.listener, Array(state.connections.values))
@@ -87,10 +85,10 @@ public final class HTTPServer: Sendable {
     private func accept(_ socket: Socket, peer: SocketAddress?) {
         let loop = loops.next()
         let accepted: ServerConnection? = state.withLock { state in
-            guard !state.shuttingDown, state.connections.count < configuration.maxConnections else { return nil }
+            guard !shuttingDown.isSet, state.connections.count < configuration.maxConnections else { return nil }
             let connection = ServerConnection(
-                socket: AsyncSocket(socket: socket, peer: peer, loop: loop), shuttingDown: shuttingDown, handler: handler,
-                configuration: configuration, logger: logger
+                socket: AsyncSocket(socket: socket, peer: peer, loop: loop), shuttingDown: shuttingDown,
+                handler: handler, configuration: configuration, logger: logger
             )
             state.connections[ObjectIdentifier(connection)] = connection
             return connection

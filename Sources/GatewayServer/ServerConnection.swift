@@ -22,7 +22,10 @@ final class ServerConnection: Sendable {
     /// The streamed response body being written, if any.
     private let relaying = Mutex<(any HTTPBodyStream)?>(nil)
 
-    init(socket: AsyncSocket, shuttingDown: ShutdownFlag, handler: any HTTPHandler, configuration: ServerConfiguration, logger: Logger) {
+    init(
+        socket: AsyncSocket, shuttingDown: ShutdownFlag, handler: any HTTPHandler, configuration: ServerConfiguration,
+        logger: Logger
+    ) {
         self.socket = socket
         self.shuttingDown = shuttingDown
         self.handler = handler

@@ -78,14 +78,20 @@ public struct IdempotencyKey: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses one field value.
     public static func parse(_ fieldValue: String, maxLength: Int = 255) throws(Failure) -> IdempotencyKey {
-        if let key = plainQuoted(fieldValue, maxLength: maxLength) { return key }
-        let bytes = Array(fieldValue.utf8)
+        // Read from the value's own bytes, not a copy (a field value is a native, contiguous string).
+        var value = fieldValue
+        return try value.withUTF8 { bytes in
+            Result { () throws(Failure) in try parse(bytes: bytes, maxLength: maxLength) }
+        }.get()
+    }
+
+    private static func parse(bytes: UnsafeBufferPointer<UInt8>, maxLength: Int) throws(Failure) -> IdempotencyKey {
         // Surrounding whitespace (RFC 9110 §5.5 OWS; RFC 9651 §4.2 strips leading/trailing SP).
-        var start = bytes.startIndex
-        var end = bytes.endIndex
+        var start = 0
+        var end = bytes.count
         while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
         while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
-        let trimmed = bytes[start..<end]
+        let trimmed = UnsafeBufferPointer(rebasing: bytes[start..<end])
         guard let first = trimmed.first else { throw .empty }
         if trimmed.contains(where: { $0 >= 0x80 }) { throw .nonASCII }
 
@@ -106,31 +112,8 @@ public struct IdempotencyKey: Sendable, Hashable, CustomStringConvertible {
         return IdempotencyKey(unchecked: key)
     }
 
-    /// Nearly every key: a quoted sf-string of plain characters (no escapes), with optional surrounding spaces,
-    /// read from the string's own bytes without copying them. Nil for anything else, which ``parse(_:maxLength:)``
-    /// then takes the whole way (and accepts or rejects with its reason); what this accepts, that accepts too.
-    private static func plainQuoted(_ fieldValue: String, maxLength: Int) -> IdempotencyKey? {
-        let found: String?? = fieldValue.utf8.withContiguousStorageIfAvailable { bytes -> String? in
-            var start = 0
-            var end = bytes.count
-            while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
-            while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
-            // `"` at both ends and 1…maxLength characters between.
-            guard end - start >= 3, end - start - 2 <= maxLength, bytes[start] == UInt8(ascii: "\""),
-                bytes[end - 1] == UInt8(ascii: "\"")
-            else { return nil }
-            let inner = UnsafeBufferPointer(rebasing: bytes[(start + 1)..<(end - 1)])
-            for byte in inner {
-                guard byte >= 0x20, byte <= 0x7E, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") else { return nil }
-            }
-            return String(decoding: inner, as: UTF8.self)
-        }
-        guard let found, let key = found else { return nil }
-        return IdempotencyKey(unchecked: key)
-    }
-
     /// The draft's form: an Item whose bare item is an sf-string and which has no parameters (§2.1).
-    private static func parseString(_ bytes: ArraySlice<UInt8>) throws(Failure) -> String {
+    private static func parseString(_ bytes: UnsafeBufferPointer<UInt8>) throws(Failure) -> String {
         if let simple = simpleString(bytes) { return simple }
         let item: Item
         do {
@@ -149,9 +132,9 @@ public struct IdempotencyKey: Sendable, Hashable, CustomStringConvertible {
     /// The common case without the general parser (it is on every request's path): `"` + only RFC 9651 §3.3.3
     /// `unescaped` characters (%x20-21 / %x23-5B / %x5D-7E) + `"`, nothing after. Anything else (escapes,
     /// parameters, trailing characters) returns nil and goes through the structured-field parser.
-    private static func simpleString(_ bytes: ArraySlice<UInt8>) -> String? {
+    private static func simpleString(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
         guard bytes.count >= 2, bytes.last == UInt8(ascii: "\"") else { return nil }
-        let inner = bytes.dropFirst().dropLast()
+        let inner = UnsafeBufferPointer(rebasing: bytes[1..<(bytes.count - 1)])
         for byte in inner {
             guard byte >= 0x20, byte <= 0x7E, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") else { return nil }
         }
@@ -159,7 +142,7 @@ public struct IdempotencyKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Whether `bytes` parse as an sf-list of more than one member (e.g. `"a", "b"`).
-    private static func isList(_ bytes: ArraySlice<UInt8>) -> Bool {
+    private static func isList(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var parser = StructuredFieldValueParser(bytes)
         guard let list = try? parser.parseListFieldValue() else { return false }
         return list.count > 1
