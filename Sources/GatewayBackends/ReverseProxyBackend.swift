@@ -4,9 +4,10 @@ import HTTPTypes
 /// Forwards requests to one upstream and returns its responses faithfully (status, headers, bytes), minus
 /// hop-by-hop fields (RFC 9110 §7.6.1) in both directions.
 ///
-/// Added towards the upstream: `X-Forwarded-For` (appended), `X-Forwarded-Proto`, and `Forwarded`
-/// (RFC 7239, appended). `Host` is preserved. Errors are ``UpstreamError``s: `502` when unreachable or broken,
-/// `504` on timeout.
+/// Added towards the upstream: `Via` (RFC 9110 §7.6.3, appended), `X-Forwarded-For` (appended),
+/// `X-Forwarded-Proto`, and `Forwarded` (RFC 7239, appended). `Host` is preserved. `Max-Forwards` on OPTIONS and
+/// TRACE is decremented, and at zero the gateway answers as the final recipient (RFC 9110 §7.6.2). Errors are
+/// ``UpstreamError``s: `502` when unreachable or broken, `504` on timeout.
 ///
 /// Nothing here needs a whole body: a streamed request body is forwarded as it arrives, and when the request
 /// ``GatewayRequest/allowsStreamedResponse`` a large or unknown-length response body is relayed as it arrives
@@ -23,8 +24,21 @@ public struct ReverseProxyBackend: HTTPHandler {
     }
 
     public func handle(_ request: consuming GatewayRequest) async throws -> GatewayResponse {
+        if request.head.method == .options || request.head.method == .trace,
+            let remaining = MaxForwards.remaining(in: request.head.headerFields)
+        {
+            if remaining == 0 { return MaxForwards.finalResponse(to: request) }
+            request.head.headerFields[.maxForwards] = String(remaining - 1)
+        }
         // The request is ours: its head is edited in place (no copy of its header fields).
         HopByHopHeaders.remove(from: &request.head.headerFields)
+        // RFC 9110 §7.6.3: a gateway sends Via in each request it forwards (received protocol, then pseudonym).
+        let via = request.connection.version == .http1_0 ? Self.via10 : Self.via11
+        if let existing = request.head.headerFields[.via] {
+            request.head.headerFields[.via] = existing + ", " + via
+        } else {
+            request.head.headerFields.append(HTTPField(name: .via, value: via))
+        }
         let forwarded = forwardedElement(for: request)
         let peer = request.connection.remoteAddress
         if !peer.isEmpty {
@@ -45,11 +59,15 @@ public struct ReverseProxyBackend: HTTPHandler {
             request.head.authority = client.configuration.address.description
         }
         let base = client.configuration.basePath
-        if !base.isEmpty, let path = request.head.path { request.head.path = base + path }
+        // `OPTIONS *` asks about the server as a whole (RFC 9112 §3.2.4): it stays `*`.
+        if !base.isEmpty, let path = request.head.path, path != "*" { request.head.path = base + path }
         return try await client.send(
             request.head, body: request.body, bodyStream: request.bodyStream, deadline: request.upstreamDeadline,
             streamResponse: request.allowsStreamedResponse)
     }
+
+    static let via11 = "1.1 idempotency-gateway"
+    static let via10 = "1.0 idempotency-gateway"
 
     /// Always: request bodies are forwarded as they arrive.
     public func acceptsStreamedBody(for head: HTTPRequest) -> Bool { true }

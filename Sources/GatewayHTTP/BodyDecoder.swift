@@ -109,7 +109,8 @@ struct BodyDecoder: Sendable {
     }
 
     /// RFC 9112 §7.1: `chunk-size [ chunk-ext ] CRLF`, chunk-size = 1*HEXDIG. Strict: no whitespace
-    /// before the size, no sign, no "0x", at most 16 hex digits and no overflow.
+    /// before the size, no sign, no "0x", at most 16 significant hex digits (leading zeros are allowed, within
+    /// `maxChunkLineLength`) and no overflow.
     private func parseChunkSizeLine(
         _ buffer: inout InputBuffer, limits: HTTPLimits, statuses: ErrorStatuses
     ) throws(HTTPParseError) -> Int? {
@@ -129,8 +130,10 @@ struct BodyDecoder: Sendable {
             if lineEnd - start > limits.maxChunkLineLength { throw statuses.bad("chunk size line too long") }
             var index = start
             var size = 0
+            var significant = 0
             while index < lineEnd, let digit = hexValue(bytes[index]) {
-                guard index - start < 16 else { throw statuses.bad("chunk size too large") }
+                if size != 0 || digit != 0 { significant += 1 }
+                guard significant <= 16 else { throw statuses.bad("chunk size too large") }
                 size = size << 4 | digit
                 index += 1
             }

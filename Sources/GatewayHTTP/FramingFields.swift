@@ -41,10 +41,9 @@ enum FramingFields {
             var chunked = 0
             var other = 0
             _ = bytes.forEachListElement(value) { element in
-                guard !element.isEmpty else {
-                    malformed = true
-                    return false
-                }
+                // RFC 9110 §5.6.1.2: empty list elements ("chunked," or ", chunked") are ignored; a field of
+                // nothing but them is malformed (below).
+                guard !element.isEmpty else { return true }
                 var index = element.start
                 while index < element.end && isTokenChar(bytes[index]) { index += 1 }
                 let name = ByteRange(start: element.start, end: index)
@@ -71,7 +70,7 @@ enum FramingFields {
                 }
                 return true
             }
-            guard !malformed else { throw statuses.bad("malformed Transfer-Encoding") }
+            guard !malformed, chunked + other > 0 else { throw statuses.bad("malformed Transfer-Encoding") }
             chunkedCount += chunked
             otherCount += other
             // RFC 9112 §7.1: a sender MUST NOT apply chunked more than once.

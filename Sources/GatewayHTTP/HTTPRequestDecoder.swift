@@ -40,6 +40,16 @@ public struct HTTPRequestDecoder: Sendable {
     /// Bytes appended but not yet consumed (e.g. the start of a pipelined request).
     public var hasBufferedBytes: Bool { !buffer.isEmpty }
 
+    /// Whether the head being decoded starts with the method `HEAD` (a complete request line is not needed): an
+    /// error answer to a head that failed to decode then carries no body (RFC 9110 §9.3.2). Meaningful while no head
+    /// has been returned for the current request, including after a failure in its head.
+    public var headBeingDecodedIsHEAD: Bool {
+        let start = buffer.readIndex
+        guard buffer.bytes.count - start >= 5 else { return false }
+        return buffer.bytes[start] == 0x48 && buffer.bytes[start + 1] == 0x45 && buffer.bytes[start + 2] == 0x41
+            && buffer.bytes[start + 3] == 0x44 && buffer.bytes[start + 4] == ASCII.space
+    }
+
     /// Between messages with nothing buffered.
     public var isIdle: Bool {
         if case .head = state { return buffer.isEmpty && scanner.isAtStart }

@@ -4,15 +4,22 @@ import HTTPTypes
 /// (malformed requests, timeouts, overload, unreachable upstreams). `type` is `about:blank`, so `title` is the
 /// status phrase (RFC 9457 §4.2.1).
 public enum ProblemDetails {
-    /// A problem response with `Cache-Control: no-store`.
+    /// A problem response with `Cache-Control: no-store` and `Content-Language: en`.
     public static func response(status: Int, detail: String, headerFields: HTTPFields = [:]) -> GatewayResponse {
         let status = HTTPResponse.Status(code: status)
-        let title = status.reasonPhrase.isEmpty ? "Error" : status.reasonPhrase
-        let body = #"{"type":"about:blank","title":"\#(jsonEscaped(title))","status":\#(status.code),"detail":"\#(jsonEscaped(detail))"}"#
         var fields = headerFields
         fields[.contentType] = "application/problem+json"
         fields[.cacheControl] = "no-store"
-        return GatewayResponse(status: status, headerFields: fields, body: Array(body.utf8))
+        fields[.contentLanguage] = "en"
+        return GatewayResponse(status: status, headerFields: fields, body: body(status: status.code, detail: detail))
+    }
+
+    /// The JSON body: `about:blank`, the status phrase as `title` (RFC 9457 §4.2.1), `status` and `detail`.
+    public static func body(status: Int, detail: String) -> [UInt8] {
+        let phrase = ReasonPhrase.standard(for: status)
+        let title = phrase.isEmpty ? "HTTP \(status)" : phrase
+        let body = #"{"type":"about:blank","title":"\#(jsonEscaped(title))","status":\#(status),"detail":"\#(jsonEscaped(detail))"}"#
+        return Array(body.utf8)
     }
 
     /// Escapes a string for a JSON string literal (RFC 8259 §7).

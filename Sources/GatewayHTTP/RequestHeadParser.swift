@@ -67,11 +67,16 @@ enum RequestHeadParser {
                 close = close || options.close
                 keepAliveOption = keepAliveOption || options.keepAlive
             case 6 where head.equalsToken(name, "expect"):
-                // RFC 9110 §10.1.1: the only expectation is 100-continue (case-insensitive).
-                if head.equalsCaseInsensitive(fieldLine.value, "100-continue") {
-                    expectsContinue = true
-                } else {
-                    unsupportedExpectation = true
+                // RFC 9110 §10.1.1: the only expectation is 100-continue (case-insensitive). Expect is a list:
+                // empty elements are ignored (RFC 9110 §5.6.1.2), any other expectation is unsupported.
+                _ = head.forEachListElement(fieldLine.value) { element in
+                    if element.isEmpty { return true }
+                    if head.equalsCaseInsensitive(element, "100-continue") {
+                        expectsContinue = true
+                    } else {
+                        unsupportedExpectation = true
+                    }
+                    return true
                 }
             default:
                 break
@@ -108,7 +113,9 @@ enum RequestHeadParser {
         }
 
         if targetAuthority == nil, let host { targetAuthority = head.string(host) }
-        if path.isEmpty { path = "/" }
+        // RFC 9112 §3.2.1: an empty path is "/", except that an OPTIONS request for the server as a whole
+        // ("OPTIONS http://host") goes to the origin as "OPTIONS *" (RFC 9112 §3.2.4).
+        if path.isEmpty { path = method == .options ? "*" : "/" }
         let request = HTTPRequest(method: method, scheme: scheme, authority: targetAuthority, path: path, headerFields: fields)
         // RFC 9112 §9.3: persistence.
         let keepAlive = close ? false : (version == .http1_1 || keepAliveOption)

@@ -95,7 +95,7 @@ public final class HTTPServer: Sendable {
         }
         guard let connection = accepted else {
             // Over the limit (or shutting down): a best-effort 503, then close.
-            OverloadResponse.bytes.withUnsafeBytes { _ = try? socket.write($0.baseAddress!, count: $0.count) }
+            OverloadResponse.bytes().withUnsafeBytes { _ = try? socket.write($0.baseAddress!, count: $0.count) }
             socket.close()
             logger.debug("connection refused: limit reached", metadata: ["max": "\(configuration.maxConnections)"])
             return

@@ -77,7 +77,9 @@ final class ServerConnection: Sendable {
                 decoder = loan.decoder
                 if let failure = loan.failure {
                     response.bodyStream?.cancel()
-                    if case .rejected(let status, let reason) = failure { await fail(status: status, detail: reason) }
+                    if case .rejected(let status, let reason) = failure {
+                        await fail(status: status, detail: reason, isHead: head.request.method == .head)
+                    }
                     return
                 }
                 // An unread rest of the body would be taken for the next request: close after this response.
@@ -142,6 +144,10 @@ final class ServerConnection: Sendable {
         var sentContinue = false
         var streamable = false
         var headerDeadline: ContinuousClock.Instant? = decoder.isIdle ? nil : .now + configuration.headerTimeout
+        // Fixed when the wait for a new request starts: empty lines before a request line are skipped (RFC 9112
+        // §2.2) and leave the connection idle, but they do not extend its idle time (a client sending one CRLF
+        // now and then would otherwise hold a connection forever).
+        var idleDeadline: ContinuousClock.Instant?
         while true {
             do throws(HTTPParseError) {
                 while let event = try decoder.next() {
@@ -164,7 +170,8 @@ final class ServerConnection: Sendable {
                     }
                 }
             } catch {
-                await fail(status: error.status, detail: error.reason)
+                let isHead = head.map { $0.request.method == .head } ?? decoder.headBeingDecodedIsHEAD
+                await fail(status: error.status, detail: error.reason, isHead: isHead)
                 return nil
             }
             // RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` waits for this before the body.
@@ -180,7 +187,8 @@ final class ServerConnection: Sendable {
                 deadline = .now + configuration.bodyTimeout
             } else if waitingForNewRequest {
                 if !markIdle() { return nil }
-                deadline = .now + configuration.idleTimeout
+                if idleDeadline == nil { idleDeadline = .now + configuration.idleTimeout }
+                deadline = idleDeadline!
             } else {
                 if headerDeadline == nil { headerDeadline = .now + configuration.headerTimeout }
                 deadline = headerDeadline!
@@ -194,7 +202,9 @@ final class ServerConnection: Sendable {
                 if count == 0 { return nil }  // the peer closed; an incomplete request is dropped
             } catch .timeout {
                 if !waitingForNewRequest {
-                    await fail(status: 408, detail: head == nil ? "The request header took too long." : "The request body stalled.")
+                    await fail(
+                        status: 408, detail: head == nil ? "The request header took too long." : "The request body stalled.",
+                        isHead: head.map { $0.request.method == .head } ?? decoder.headBeingDecodedIsHEAD)
                 }
                 return nil
             } catch {
@@ -209,15 +219,16 @@ final class ServerConnection: Sendable {
         return !shuttingDown.isSet
     }
 
-    /// Answers a request the server rejects itself, then the connection closes.
-    private func fail(status: Int, detail: String) async {
+    /// Answers a request the server rejects itself, then the connection closes. The answer to a `HEAD` request has
+    /// the problem's `Content-Length` but no body (RFC 9110 §9.3.2).
+    private func fail(status: Int, detail: String, isHead: Bool = false) async {
         var response = ProblemDetails.response(status: status, detail: detail)
         Self.addDate(to: &response)
         var buffer: [UInt8] = []
         HTTPEncoder.encodeResponseHead(
             response.head, version: .http1_1, contentLength: response.body.count, chunked: false, keepAlive: false,
             appendedFields: response.appendedFields, into: &buffer)
-        buffer.append(contentsOf: response.body)
+        if !isHead { buffer.append(contentsOf: response.body) }
         try? await socket.write(buffer, stallTimeout: configuration.writeTimeout)
         socket.shutdownWrite()
         await drainBeforeClose()

@@ -112,6 +112,12 @@ struct RequestDecoderTests {
         #expect(absolute.path == "/?q")
         let asterisk = try #require(decodeRequests(request("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n")).messages.first)
         #expect(asterisk.path == "*")
+        // An absolute-form OPTIONS without a path asks about the server as a whole: "*" (RFC 9112 §3.2.4); any
+        // other method's empty path is "/".
+        let server = try #require(decodeRequests(request("OPTIONS http://a:80 HTTP/1.1\r\nHost: a\r\n\r\n")).messages.first)
+        #expect(server.path == "*")
+        let root = try #require(decodeRequests(request("GET http://a:80 HTTP/1.1\r\nHost: a\r\n\r\n")).messages.first)
+        #expect(root.path == "/")
         #expect(rejection("GET * HTTP/1.1\r\nHost: h\r\n\r\n") == 400)
         #expect(rejection("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n") == 501)
         #expect(rejection("GET example.com HTTP/1.1\r\nHost: h\r\n\r\n") == 400)
@@ -215,7 +221,11 @@ struct RequestDecoderTests {
         for unsupported in ["gzip", "identity", "chunked, gzip", "gzip, chunked", "foo", "gzip;q=1, chunked"] {
             #expect(status(unsupported) == 501, "\(unsupported)")
         }
-        for malformed in ["chunked;", ",chunked", "chunked,", "chunked,,", "chunkedx", "\u{0B}chunked", "chunked\u{01}",
+        // RFC 9110 §5.6.1.2: empty list elements are ignored; a field of nothing else is malformed.
+        for withEmptyElements in [",chunked", "chunked,", "chunked,,", " , chunked ,"] {
+            #expect(status(withEmptyElements) == nil, "\(withEmptyElements.debugDescription)")
+        }
+        for malformed in ["chunked;", ",", " , ", "chunkedx", "\u{0B}chunked", "chunked\u{01}",
                           "chunked, chunked", "chunked;a=b", "\"chunked\"", "ch unked", "chunked\u{A0}"] {
             #expect(status(malformed) == 400, "\(malformed.debugDescription)")
         }
@@ -230,10 +240,12 @@ struct RequestDecoderTests {
         let prefix = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
         #expect(rejection(prefix + "A\r\n0123456789\r\n0\r\n\r\n") == nil)
         #expect(rejection(prefix + "0000000000000001\r\nx\r\n0\r\n\r\n") == nil)
+        // Leading zeros do not count towards the 16 significant digits.
+        #expect(rejection(prefix + "000000000000000000000001\r\nx\r\n0\r\n\r\n") == nil)
         for bad in [" 5\r\nhello\r\n", "5 \r\nhello\r\n", "0x5\r\nhello\r\n", "-5\r\nhello\r\n", "+5\r\nhello\r\n",
                     "g\r\n", "\r\n", "5\r\nhelloX\r\n", "5\r\nhello\n", "5\nhello\r\n", "5;\r\nhello\r\n",
                     "5;a=\r\nhello\r\n", "5;a=\"x\r\nhello\r\n", "5;=b\r\nhello\r\n", "5;a b\r\nhello\r\n",
-                    "00000000000000001\r\nx\r\n", "ffffffffffffffff\r\n"] {
+                    "10000000000000001\r\nx\r\n", "ffffffffffffffff\r\n"] {
             #expect(rejection(prefix + bad + "0\r\n\r\n") == 400, "\(bad.debugDescription)")
         }
         // Trailers follow the field rules; framing fields are forbidden there.
@@ -270,6 +282,12 @@ struct RequestDecoderTests {
         guard case .head(let parsed) = try decoder.next() else { Issue.record("expected head"); return }
         #expect(parsed.expectsContinue)
         #expect(rejection(head("Host: h\r\nExpect: something-else\r\n")) == 417)
+        // A list: empty elements are ignored (RFC 9110 §5.6.1.2); any other expectation is unsupported.
+        for value in ["100-continue,", ", 100-continue", "100-continue, ,"] {
+            let listed = decodeRequests(request(head("Host: h\r\nExpect: \(value)\r\nContent-Length: 1\r\n", line: "PUT / ") + "x"))
+            #expect(try #require(listed.messages.first).expectsContinue, "\(value)")
+        }
+        #expect(rejection(head("Host: h\r\nExpect: 100-continue, foo\r\n")) == 417)
         let old = try #require(decodeRequests(request(head("Expect: whatever\r\n", version: "HTTP/1.0"))).messages.first)
         #expect(!old.expectsContinue)
     }

@@ -48,7 +48,28 @@ struct ServerTests {
             #expect(response.head.keepAlive == false)
             #expect(response.header("Content-Type") == "application/problem+json")
             #expect(response.header("Date") != nil, "RFC 9110 §6.6.1: the server's own 4xx carries Date too")
+            #expect(response.header("Content-Language") == "en")
+            // RFC 9457 §4.2.1: an about:blank problem's title is the status phrase.
+            #expect(response.text.hasPrefix(#"{"type":"about:blank","title":"Bad Request","status":400,"#))
             #expect(await client.isClosedByPeer(within: .seconds(2)))
+        }
+    }
+
+    @Test func errorsAnsweringHEADHaveNoBody() async throws {
+        // RFC 9110 §9.3.2: a response to HEAD has no content, even when the server rejects the request itself.
+        for request in [
+            "HEAD /x HTTP/1.1\r\nHost: a\r\nExpect: foo\r\n\r\n",  // 417
+            "HEAD /x HTTP/1.1\r\nHost: a\r\nContent-Length: 9999999999\r\n\r\n",  // 413
+            "HEAD /x HTTP/1.1\r\nHost: a\r\nX : y\r\n\r\n",  // 400
+        ] {
+            try await withServer(helloHandler) { _, port in
+                let client = try await TestClient.connect(port: port)
+                try await client.send(request)
+                let text = String(decoding: try await client.readUntilClose(timeout: .seconds(5)), as: UTF8.self)
+                #expect(text.hasPrefix("HTTP/1.1 4"), "\(request.debugDescription)")
+                #expect(text.contains("Content-Length: "))
+                #expect(text.hasSuffix("\r\n\r\n"), "no body after the head: \(text.debugDescription)")
+            }
         }
     }
 
@@ -138,14 +159,36 @@ struct ServerTests {
         }
     }
 
+    @Test func emptyLinesDoNotKeepAConnectionOpen() async throws {
+        // RFC 9112 §2.2 lets a server skip CRLFs before a request line; they must not restart the idle time.
+        try await withServer(helloHandler, configure: { $0.idleTimeout = .milliseconds(600) }) { server, port in
+            let client = try await TestClient.connect(port: port)
+            let start = ContinuousClock.now
+            var closed = false
+            for _ in 0..<100 {
+                do { try await client.send("\r\n") } catch { closed = true; break }
+                if await client.isClosedByPeer(within: .milliseconds(200)) { closed = true; break }
+            }
+            #expect(closed)
+            // 100 CRLFs 200 ms apart take 20 s: closed long before, near the 600 ms idle limit.
+            #expect(ContinuousClock.now - start < .seconds(10))
+            #expect(await eventually { server.connectionCount == 0 })
+        }
+    }
+
     @Test func connectionLimitAnswers503() async throws {
         try await withServer(helloHandler, configure: { $0.maxConnections = 2 }) { server, port in
             let a = try await TestClient.connect(port: port)
             let b = try await TestClient.connect(port: port)
             #expect(await eventually { server.connectionCount == 2 })
             let c = try await TestClient.connect(port: port)
-            let all = try await c.readUntilClose()
-            #expect(String(decoding: all, as: UTF8.self).hasPrefix("HTTP/1.1 503"))
+            let all = String(decoding: try await c.readUntilClose(), as: UTF8.self)
+            #expect(all.hasPrefix("HTTP/1.1 503"))
+            // A problem like the server's other errors, dated (RFC 9110 §6.6.1), with Retry-After.
+            #expect(all.contains("\r\nContent-Type: application/problem+json\r\n"))
+            #expect(all.contains("\r\nRetry-After: 1\r\n"))
+            #expect(all.contains("\r\nDate: "))
+            #expect(all.hasSuffix(#""status":503,"detail":"The gateway has reached its connection limit (or is shutting down). Retry shortly."}"#))
             a.close()
             b.close()
         }

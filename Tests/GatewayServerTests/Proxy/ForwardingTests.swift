@@ -131,6 +131,76 @@ struct ProxyForwardingTests {
         }
     }
 
+    @Test func optionsForTheWholeServerIsSentAsAsterisk() async throws {
+        // RFC 9112 §3.2.4: the last proxy sends "OPTIONS *" for an absolute-form OPTIONS without a path.
+        try await withRecordingUpstream(respond: Self.replying) { upstream in
+            try await withGateway(to: upstream.address, upstream: { $0.basePath = "/base" }) { gateway in
+                let client = try await gateway.connect()
+                try await client.send("OPTIONS http://a:80 HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(try await client.readResponse().status == 200)
+                #expect(try #require(upstream.last).head.path == "*")
+                try await client.send("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(try await client.readResponse().status == 200)
+                #expect(try #require(upstream.last).head.path == "*", "a base path is not put in front of *")
+            }
+        }
+    }
+
+    @Test func viaIsAddedAndAppended() async throws {
+        // RFC 9110 §7.6.3: a gateway sends Via in each request it forwards, with the protocol it received.
+        try await withRecordingUpstream(respond: Self.replying) { upstream in
+            try await withGateway(to: upstream.address) { gateway in
+                let client = try await gateway.connect()
+                try await client.send("GET /v1 HTTP/1.1\r\nHost: a\r\n\r\n")
+                _ = try await client.readResponse()
+                #expect(try #require(upstream.last).head.headerFields[values: .via] == ["1.1 idempotency-gateway"])
+                try await client.send("GET /v2 HTTP/1.1\r\nHost: a\r\nVia: 1.0 fred, 1.1 p.example\r\n\r\n")
+                _ = try await client.readResponse()
+                #expect(
+                    try #require(upstream.last).head.headerFields[values: .via] == [
+                        "1.0 fred, 1.1 p.example, 1.1 idempotency-gateway"
+                    ])
+                try await client.send("GET /v3 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+                _ = try await client.readResponse()
+                #expect(try #require(upstream.last).head.headerFields[values: .via] == ["1.0 idempotency-gateway"])
+            }
+        }
+    }
+
+    @Test func maxForwardsIsDecrementedAndZeroIsAnsweredHere() async throws {
+        // RFC 9110 §7.6.2: on OPTIONS and TRACE only.
+        try await withRecordingUpstream(respond: Self.replying) { upstream in
+            try await withGateway(to: upstream.address) { gateway in
+                let client = try await gateway.connect()
+                try await client.send("OPTIONS /m HTTP/1.1\r\nHost: a\r\nMax-Forwards: 5\r\n\r\n")
+                _ = try await client.readResponse()
+                #expect(try #require(upstream.last).head.headerFields[.maxForwards] == "4")
+                let forwardedSoFar = upstream.requests.count
+
+                try await client.send("OPTIONS /m HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\n\r\n")
+                let options = try await client.readResponse()
+                #expect(options.status == 200)
+                #expect(options.body.isEmpty)
+
+                try await client.send(
+                    "TRACE /t?x=1 HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\nAuthorization: Bearer secret\r\n"
+                        + "Cookie: s=secret\r\nX-Mine: 1\r\n\r\n")
+                let trace = try await client.readResponse()
+                #expect(trace.status == 200)
+                #expect(trace.header("Content-Type") == "message/http")
+                #expect(trace.text.hasPrefix("TRACE /t?x=1 HTTP/1.1\r\nHost: a\r\n"))
+                #expect(trace.text.contains("X-Mine: 1\r\n"))
+                #expect(!trace.text.contains("secret"), "credentials are not reflected")
+                #expect(upstream.requests.count == forwardedSoFar, "neither reached the upstream")
+
+                // Other methods forward Max-Forwards untouched.
+                try await client.send("GET /g HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\n\r\n")
+                #expect(try await client.readResponse().status == 200)
+                #expect(try #require(upstream.last).head.headerFields[.maxForwards] == "0")
+            }
+        }
+    }
+
     @Test func customReasonPhraseIsRelayed() async throws {
         try await withScriptedUpstream(
             script: ScriptedUpstream.answering { _ in "HTTP/1.1 422 Nope Not Today\r\nContent-Length: 2\r\n\r\nno" }
