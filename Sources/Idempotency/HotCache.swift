@@ -6,9 +6,9 @@ import Synchronization
 ///
 /// Bounded by an estimate of the bytes it holds (bodies, header fields, keys and a fixed per-entry overhead);
 /// the least recently used entries are evicted first. An entry is served only while `now < expiresAt`, the
-/// expiry of its record. Entries are removed by ``invalidate(_:)`` (admin delete). Several gateway instances
-/// sharing one store each have their own cache: a key deleted on another instance keeps replaying here until it
-/// expires or is evicted.
+/// expiry of its record, and, with a ``maxAge``, for at most that long after it was cached. Entries are removed by
+/// ``invalidate(_:)`` (admin delete). A record deleted by another process (the `keys delete` command, another
+/// gateway on the same store) is not seen here: the max age bounds how long its cached replay is still served.
 public final class HotCache: Sendable {
     /// A cached completed record: what a replay needs.
     public struct Entry: Sendable {
@@ -37,8 +37,13 @@ public final class HotCache: Sendable {
     /// arrays and strings (a retain each) under the lock.
     package final class Held: Sendable {
         package let entry: Entry
+        /// `entry.expiresAt`, or sooner by the cache's max age.
+        let servedUntil: Timestamp
 
-        init(_ entry: Entry) { self.entry = entry }
+        init(_ entry: Entry, servedUntil: Timestamp) {
+            self.entry = entry
+            self.servedUntil = servedUntil
+        }
     }
 
     private struct Node {
@@ -92,10 +97,14 @@ public final class HotCache: Sendable {
 
     /// The byte budget.
     public let capacity: Int
+    /// How long (milliseconds) an entry is served after it was cached, when inserted with a `now`; nil for as long
+    /// as its record lives.
+    public let maxAge: Int64?
     private let state = Mutex(State())
 
-    public init(capacity: Int) {
+    public init(capacity: Int, maxAge: Int64? = nil) {
         self.capacity = capacity
+        self.maxAge = maxAge
     }
 
     /// The live entry for `key`, marking it most recently used; expired entries are dropped.
@@ -109,7 +118,7 @@ public final class HotCache: Sendable {
         return state.withLock { state in
             guard let i = state.index[key] else { return nil }
             let held = state.nodes[i].unsafelyUnwrapped.held
-            guard now < held.entry.expiresAt else {
+            guard now < held.servedUntil else {
                 state.remove(i)
                 return nil
             }
@@ -123,15 +132,20 @@ public final class HotCache: Sendable {
 
     /// Adds or replaces the entry for `key`, evicting least recently used entries beyond the budget. An entry
     /// larger than the whole budget is not cached.
-    /// - Parameter generation: the ``generation`` read before the store answered; when an invalidation happened
-    ///   since (an admin delete), the entry is stale and is not inserted.
-    public func insert(_ entry: Entry, for key: RecordKey, ifGeneration generation: UInt64? = nil) {
+    /// - Parameters:
+    ///   - generation: the ``generation`` read before the store answered; when an invalidation happened since (an
+    ///     admin delete), the entry is stale and is not inserted.
+    ///   - now: the time of the insert, from which ``maxAge`` counts (without it, only `expiresAt` applies).
+    public func insert(_ entry: Entry, for key: RecordKey, ifGeneration generation: UInt64? = nil, now: Timestamp? = nil) {
         let cost = Self.cost(of: entry, key: key)
         guard cost <= capacity else { return }
+        var servedUntil = entry.expiresAt
+        if let maxAge, let now { servedUntil = min(servedUntil, now + maxAge) }
+        let held = Held(entry, servedUntil: servedUntil)
         state.withLock { state in
             if let generation, generation != state.generation { return }
             if let existing = state.index[key] { state.remove(existing) }
-            let node = Node(key: key, held: Held(entry), cost: cost)
+            let node = Node(key: key, held: held, cost: cost)
             let i: Int
             if let slot = state.free.popLast() {
                 i = slot

@@ -97,6 +97,11 @@ public final class IdempotencyEngine: HTTPHandler {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
+    /// How long a completed record is replayed from memory before the store is asked again: this bounds how long a
+    /// deletion by another process (the `keys delete` command, another gateway on the same file) goes unseen, at
+    /// the cost of one store read per second for a key replayed continuously.
+    public static let hotCacheMaxAge: Duration = .seconds(1)
+
     /// - Parameters:
     ///   - store: where records live.
     ///   - next: the backend requests are forwarded to.
@@ -117,7 +122,7 @@ public final class IdempotencyEngine: HTTPHandler {
         self.logger = logger
         bloomFilter = BloomFilter(
             expectedKeys: configuration.bloomExpectedKeys, falsePositiveRate: configuration.bloomFalsePositiveRate)
-        hotCache = HotCache(capacity: configuration.hotCacheBytes)
+        hotCache = HotCache(capacity: configuration.hotCacheBytes, maxAge: Self.hotCacheMaxAge.milliseconds)
         recorder = ResponseRecorder(
             droppedResponseHeaders: configuration.droppedResponseHeaders,
             maxBodyBytes: configuration.maxStoredResponseBytes)
@@ -357,7 +362,7 @@ public final class IdempotencyEngine: HTTPHandler {
                 HotCache.Entry(
                     fingerprint: fingerprint, expiresAt: record.expiresAt, replay: replay, fingerprintInput: input.kept),
                 for: recordKey,
-                ifGeneration: cacheGeneration)
+                ifGeneration: cacheGeneration, now: now)
             return (replay, .replayed)
 
         case .inFlight(let record):
@@ -376,21 +381,33 @@ public final class IdempotencyEngine: HTTPHandler {
             if tookOver {
                 logger.notice(
                     "idempotency lease expired without a response; forwarding again (at-least-once)",
-                    metadata: ["key": "\(recordKey)"])
+                    metadata: ["key": recordKey.logged])
             }
-            return await forward(
-                request, recordKey: recordKey, owner: claim.owner, fingerprint: fingerprint,
+            let claimed = ClaimedKey(
+                recordKey: recordKey, owner: claim.owner, fingerprint: fingerprint,
                 fingerprintInput: hotCache.capacity > 0 ? input.kept : nil,  // only the hot cache keeps it
-                ttlMilliseconds: ttlMilliseconds, lease: route.lease)
+                ttlMilliseconds: ttlMilliseconds, leaseExpiresAt: claim.leaseExpiresAt)
+            return await forward(request, claimed, lease: route.lease)
         }
+    }
+
+    /// A key this engine claimed, and what storing its response needs.
+    private struct ClaimedKey: Sendable {
+        var recordKey: RecordKey
+        var owner: OwnerToken
+        var fingerprint: [UInt8]
+        /// Kept in the hot cache beside the response (nil when there is no hot cache).
+        var fingerprintInput: [UInt8]?
+        var ttlMilliseconds: Int64
+        var leaseExpiresAt: Timestamp
     }
 
     /// Forwards a claimed request in an unstructured task (so neither the client's cancellation nor its timeout
     /// aborts the exchange) and waits for the result at most the upstream timeout.
     private func forward(
-        _ request: GatewayRequest, recordKey: RecordKey, owner: OwnerToken, fingerprint: [UInt8],
-        fingerprintInput: [UInt8]?, ttlMilliseconds: Int64, lease: Duration
+        _ request: GatewayRequest, _ claimed: ClaimedKey, lease: Duration
     ) async -> (GatewayResponse, IdempotencyOutcome) {
+        let recordKey = claimed.recordKey
         var upstreamRequest = request
         upstreamRequest.upstreamDeadline = ContinuousClock.now + lease
         // The response is recorded: the backend must return it whole.
@@ -400,9 +417,7 @@ public final class IdempotencyEngine: HTTPHandler {
         // On the connection's event loop when there is one: the upstream socket's events then resume this task
         // on the thread that saw them.
         Task(executorPreference: request.executor) { [self] in
-            let result = await exchange(
-                upstreamRequest, recordKey: recordKey, owner: owner, fingerprint: fingerprint,
-                fingerprintInput: fingerprintInput, ttlMilliseconds: ttlMilliseconds)
+            let result = await exchange(upstreamRequest, claimed)
             // Not in flight any more by the time anyone sees the result.
             changeInFlight(by: -1)
             waiter.fulfil(result)
@@ -411,20 +426,19 @@ public final class IdempotencyEngine: HTTPHandler {
         if Task.isCancelled {
             logger.debug(
                 "client went away; the upstream exchange continues and its response will be stored",
-                metadata: ["key": "\(recordKey)"])
+                metadata: ["key": recordKey.logged])
         } else {
             logger.info(
                 "upstream did not answer within the upstream timeout; still waiting in the background",
-                metadata: ["key": "\(recordKey)"])
+                metadata: ["key": recordKey.logged])
         }
         return (upstreamTimeoutProblem(), .forwarded)
     }
 
     /// The upstream exchange of a claimed key and the bookkeeping of its result.
-    private func exchange(
-        _ request: GatewayRequest, recordKey: RecordKey, owner: OwnerToken, fingerprint: [UInt8],
-        fingerprintInput: [UInt8]?, ttlMilliseconds: Int64
-    ) async -> (GatewayResponse, IdempotencyOutcome) {
+    private func exchange(_ request: GatewayRequest, _ claimed: ClaimedKey) async -> (GatewayResponse, IdempotencyOutcome) {
+        let recordKey = claimed.recordKey
+        let owner = claimed.owner
         var response: GatewayResponse
         do {
             response = try await next.handle(request)
@@ -437,7 +451,7 @@ public final class IdempotencyEngine: HTTPHandler {
         } catch UpstreamError.unreachable(let reason) {
             // Nothing was sent: no side effect was possible, the key can be released.
             logger.warning(
-                "upstream unreachable; key released", metadata: ["key": "\(recordKey)", "reason": "\(reason)"])
+                "upstream unreachable; key released", metadata: ["key": recordKey.logged, "reason": "\(reason)"])
             await release(recordKey, owner: owner)
             return (
                 problem(
@@ -449,13 +463,13 @@ public final class IdempotencyEngine: HTTPHandler {
         } catch UpstreamError.timeout {
             // Ambiguous: the request was sent. Keep the key in flight until its lease ends.
             logger.warning(
-                "upstream timed out; key stays in flight until its lease ends", metadata: ["key": "\(recordKey)"])
+                "upstream timed out; key stays in flight until its lease ends", metadata: ["key": recordKey.logged])
             return (upstreamTimeoutProblem(), .forwarded)
         } catch {
             // `UpstreamError.failed` or unknown: the upstream may have acted; never forward again within the lease.
             logger.warning(
                 "upstream exchange failed; key stays in flight until its lease ends",
-                metadata: ["key": "\(recordKey)", "error": "\(error)"])
+                metadata: ["key": recordKey.logged, "error": "\(error)"])
             return (
                 problem(
                     .upstreamUnreachable,
@@ -475,33 +489,73 @@ public final class IdempotencyEngine: HTTPHandler {
             metrics.bodyOmitted.increment()
             logger.info(
                 "response body too large to store; storing status and headers only",
-                metadata: ["key": "\(recordKey)", "bytes": "\(response.body.count)"])
+                metadata: ["key": recordKey.logged, "bytes": "\(response.body.count)"])
         }
-        let expiresAt = wallClock() + ttlMilliseconds
-        let cacheGeneration = hotCache.generation
         do {
-            let stillOwner = try await timed(.complete) { () async throws(KeyStoreError) -> Bool in
-                try await store.complete(recordKey, owner: owner, response: stored, expiresAt: expiresAt)
-            }
-            if stillOwner {
-                if hotCache.capacity > 0 {
-                    let entry = HotCache.Entry(
-                        fingerprint: fingerprint, expiresAt: expiresAt, replay: recorder.replay(stored),
-                        fingerprintInput: fingerprintInput)
-                    hotCache.insert(entry, for: recordKey, ifGeneration: cacheGeneration)
-                }
-            } else {
-                metrics.staleOwner.increment()
-                logger.warning(
-                    "response arrived after the key's lease was taken over; not stored",
-                    metadata: ["key": "\(recordKey)"])
-            }
+            try await storeResponse(stored, for: claimed)
         } catch {
+            // The upstream has acted and its answer is here: the client gets it (a client told to retry would be
+            // sent to the upstream again once the lease ends). The key stays in flight, and storing goes on in the
+            // background until the lease ends, so a retry gets 409 and then, once stored, the replay.
+            metrics.unstoredResponses.increment()
             logger.error(
-                "could not store the response; the key stays in flight until its lease ends",
-                metadata: ["key": "\(recordKey)", "error": "\(error)"])
+                """
+                could not store the response; the client gets it, marked Idempotency-Degraded, and storing is \
+                retried until the key's lease ends
+                """,
+                metadata: ["key": recordKey.logged, "error": "\(error)"])
+            response.head.headerFields[IdempotencyHeaders.idempotencyDegraded] = "true"
+            Task { [self] in await keepStoring(stored, for: claimed) }
         }
         return (response, .forwarded)
+    }
+
+    /// Stores a claimed key's response and puts it in the hot cache (nothing when the key was taken over meanwhile).
+    /// Throws the store's error.
+    private func storeResponse(_ stored: StoredResponse, for claimed: ClaimedKey) async throws(KeyStoreError) {
+        let recordKey = claimed.recordKey
+        let expiresAt = wallClock() + claimed.ttlMilliseconds
+        let cacheGeneration = hotCache.generation
+        let stillOwner = try await timed(.complete) { () async throws(KeyStoreError) -> Bool in
+            try await store.complete(recordKey, owner: claimed.owner, response: stored, expiresAt: expiresAt)
+        }
+        guard stillOwner else {
+            metrics.staleOwner.increment()
+            logger.warning(
+                "response arrived after the key's lease was taken over; not stored", metadata: ["key": recordKey.logged])
+            return
+        }
+        if hotCache.capacity > 0 {
+            let entry = HotCache.Entry(
+                fingerprint: claimed.fingerprint, expiresAt: expiresAt, replay: recorder.replay(stored),
+                fingerprintInput: claimed.fingerprintInput)
+            hotCache.insert(entry, for: recordKey, ifGeneration: cacheGeneration, now: wallClock())
+        }
+    }
+
+    /// Retries storing a response whose first attempt failed, with growing pauses (50 ms up to 1 s), until it is
+    /// stored, the key was taken over, or the lease ended (then a retry takes the key over: at least once).
+    private func keepStoring(_ stored: StoredResponse, for claimed: ClaimedKey) async {
+        var pause = Duration.milliseconds(50)
+        var attempts = 1
+        let deadline = ContinuousClock.now + .milliseconds(max(0, claimed.leaseExpiresAt - wallClock()))
+        while ContinuousClock.now < deadline {
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .seconds(1))
+            attempts += 1
+            do {
+                try await storeResponse(stored, for: claimed)
+                logger.notice(
+                    "response stored after the store recovered",
+                    metadata: ["key": claimed.recordKey.logged, "attempts": "\(attempts)"])
+                return
+            } catch {
+                continue
+            }
+        }
+        logger.error(
+            "the response could not be stored before the key's lease ended; a retry will be forwarded again",
+            metadata: ["key": claimed.recordKey.logged, "attempts": "\(attempts)"])
     }
 
     /// Releases a claim (logging, never throwing).
@@ -512,12 +566,12 @@ public final class IdempotencyEngine: HTTPHandler {
             }
             if !released {
                 metrics.staleOwner.increment()
-                logger.warning("could not release the key: another request took it over", metadata: ["key": "\(key)"])
+                logger.warning("could not release the key: another request took it over", metadata: ["key": key.logged])
             }
         } catch {
             logger.error(
                 "could not release the key; it stays in flight until its lease ends",
-                metadata: ["key": "\(key)", "error": "\(error)"])
+                metadata: ["key": key.logged, "error": "\(error)"])
         }
     }
 
@@ -528,12 +582,12 @@ public final class IdempotencyEngine: HTTPHandler {
         if configuration.failOpen {
             logger.warning(
                 "idempotency store failed; forwarding without idempotency (fail-open)",
-                metadata: ["key": "\(key)", "error": "\(error)"])
+                metadata: ["key": key.logged, "error": "\(error)"])
             var response = await forwardWithoutIdempotency(request)
             response.head.headerFields[IdempotencyHeaders.idempotencyDegraded] = "true"
             return (response, .failOpen)
         }
-        logger.error("idempotency store failed; answering 503", metadata: ["key": "\(key)", "error": "\(error)"])
+        logger.error("idempotency store failed; answering 503", metadata: ["key": key.logged, "error": "\(error)"])
         var extra = HTTPFields()
         extra[.retryAfter] = "1"
         let detail =

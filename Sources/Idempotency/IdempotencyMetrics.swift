@@ -17,6 +17,9 @@ public enum IdempotencyMetricNames: Sendable {
     public static let bodyOmitted = "idempotency_body_omitted_total"
     /// Counter: `complete` refused because another request took the key over (a stale owner).
     public static let staleOwner = "idempotency_stale_owner_total"
+    /// Counter: responses the client got although storing them failed (the key stays in flight; storing is retried
+    /// until its lease ends).
+    public static let unstoredResponses = "idempotency_unstored_responses_total"
     /// Counter: hot-cache hits (replays or mismatches answered without the store).
     public static let hotCacheHits = "idempotency_hot_cache_hits_total"
     /// Counter: expired records deleted by the sweep.
@@ -42,6 +45,7 @@ struct IdempotencyMetrics: Sendable {
     let inFlight: Gauge
     let bodyOmitted: Counter
     let staleOwner: Counter
+    let unstoredResponses: Counter
     let hotCacheHits: Counter
     let swept: Counter
 
@@ -73,6 +77,7 @@ struct IdempotencyMetrics: Sendable {
         inFlight = Gauge(label: IdempotencyMetricNames.inFlight, factory: factory)
         bodyOmitted = Counter(label: IdempotencyMetricNames.bodyOmitted, factory: factory)
         staleOwner = Counter(label: IdempotencyMetricNames.staleOwner, factory: factory)
+        unstoredResponses = Counter(label: IdempotencyMetricNames.unstoredResponses, factory: factory)
         hotCacheHits = Counter(label: IdempotencyMetricNames.hotCacheHits, factory: factory)
         swept = Counter(label: IdempotencyMetricNames.swept, factory: factory)
     }

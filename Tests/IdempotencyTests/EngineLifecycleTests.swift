@@ -172,15 +172,51 @@ struct EngineLifecycleTests {
         #expect(harness.backend.callCount == 1)
     }
 
-    @Test func storeErrorWhileCompletingStillAnswersAndKeepsTheKeyInFlight() async {
+    @Test func storeErrorWhileCompletingStillAnswersAndStoringIsRetried() async {
         let harness = Harness()
         harness.store.fail(with: .database(code: 13, message: "full"), operations: ["complete"])
         let (response, outcome) = await harness.send()
+        // The upstream acted: the client gets its answer, marked as not (yet) protected.
         #expect(outcome == .forwarded)
         #expect(response.head.status == .created)
-        harness.store.fail(with: nil)
+        #expect(response.header(IdempotencyHeaders.idempotencyDegraded) == "true")
+        // While the store fails the key stays in flight.
         #expect(await harness.send().1 == .conflict)
+        #expect(harness.store.calls("complete") >= 1)
+        // Once the store recovers, the background retry stores the response and retries replay it.
+        harness.store.fail(with: nil)
+        #expect(await waitUntil(timeout: .seconds(10)) { await harness.send().1 == .replayed })
+        let replay = await harness.send().0
+        #expect(replay.header(IdempotencyHeaders.idempotentReplayed) == "true")
+        #expect(replay.body == response.body)
+        #expect(replay.header(IdempotencyHeaders.idempotencyDegraded) == nil, "the stored response is the upstream's")
         #expect(harness.backend.callCount == 1)
+    }
+
+    @Test func aDeletionByAnotherProcessIsSeenWithinTheHotCachesMaxAge() async {
+        let harness = Harness()
+        #expect(await harness.send().1 == .forwarded)
+        #expect(await harness.send().1 == .replayed)
+        // As `keys delete` or another gateway on the same file would: behind this engine's back.
+        harness.store.state.withLock { $0.records.removeAll() }
+        #expect(await harness.send().1 == .replayed, "still cached")
+        harness.clock.advance(milliseconds: IdempotencyEngine.hotCacheMaxAge.components.seconds * 1000)
+        #expect(await harness.send().1 == .forwarded, "the store is asked again, and the key is new")
+        #expect(harness.backend.callCount == 2)
+    }
+
+    @Test func aResponseNeverStoredBeforeTheLeaseEndsIsForwardedAgainAfterIt() async {
+        // At least once after a lease ended without a stored response (README, Guarantees).
+        var configuration = IdempotencyConfiguration()
+        configuration.lease = .milliseconds(300)
+        let harness = Harness(configuration: configuration)
+        harness.store.fail(with: .database(code: 13, message: "full"), operations: ["complete"])
+        #expect(await harness.send().1 == .forwarded)
+        try? await Task.sleep(for: .milliseconds(600))  // the background retry gives up at the lease's end
+        harness.store.fail(with: nil)
+        harness.clock.advance(milliseconds: 1000)
+        #expect(await harness.send().1 == .forwarded)
+        #expect(harness.backend.callCount == 2)
     }
 
     @Test func handleReturnsTheResponse() async throws {

@@ -11,6 +11,21 @@ struct HotCacheTests {
             replay: GatewayResponse(status: .ok, body: [UInt8](repeating: 0x61, count: bytes)))
     }
 
+    @Test("with a max age, an entry is served for that long after it was cached, and never past its expiry")
+    func maxAge() {
+        let cache = HotCache(capacity: 1 << 20, maxAge: 1000)
+        let key = RecordKey(scope: "", key: "aged")
+        cache.insert(entry(bytes: 10, expiresAt: 100_000), for: key, now: 5000)
+        #expect(cache.entry(for: key, now: 5999) != nil)
+        #expect(cache.entry(for: key, now: 6000) == nil)
+        cache.insert(entry(bytes: 10, expiresAt: 5500), for: key, now: 5000)
+        #expect(cache.entry(for: key, now: 5499) != nil)
+        #expect(cache.entry(for: key, now: 5500) == nil)
+        // Inserted without a time, only the expiry applies.
+        cache.insert(entry(bytes: 10, expiresAt: 100_000), for: key)
+        #expect(cache.entry(for: key, now: 99_999) != nil)
+    }
+
     @Test func boundedByBytesEvictingLeastRecentlyUsed() {
         let cache = HotCache(capacity: 20_000)
         let first = RecordKey(scope: "", key: "k0")

@@ -80,10 +80,15 @@ struct AdminHandler: HTTPHandler {
         return Self.json(200, #"{"status":"ready"}"#)
     }
 
-    /// Constant-time comparison of the bearer token.
+    /// Constant-time comparison of the bearer token. The scheme is case-insensitive and followed by one or more
+    /// spaces (RFC 9110 §11.1, §11.4: `credentials = auth-scheme [ 1*SP token68 ]`).
     private func authorized(_ header: String?, token: String) -> Bool {
-        guard let header, header.hasPrefix("Bearer ") else { return false }
-        let given = Array(header.utf8.dropFirst(7))
+        guard let header else { return false }
+        let bytes = Array(header.utf8)
+        guard bytes.count > 7, String(decoding: bytes[0..<6], as: UTF8.self).lowercased() == "bearer",
+            bytes[6] == 0x20
+        else { return false }
+        let given = Array(bytes[7...].drop { $0 == 0x20 })
         let expected = Array(token.utf8)
         guard given.count == expected.count else { return false }
         var difference: UInt8 = 0

@@ -30,7 +30,7 @@ struct RequestLogger: HTTPHandler {
         let logged: (method: String, path: String, key: String?)? =
             logsRequests
             ? (request.head.method.rawValue, request.head.path ?? "",
-                request.head.headerFields[.idempotencyKeyField].map(KeyDigest.short))
+                request.head.headerFields[.idempotencyKeyField].map(Self.keyDigest))
             : nil
         inFlight.increment()
         var (response, outcome) = await engine.process(consume request)
@@ -65,6 +65,12 @@ struct RequestLogger: HTTPHandler {
         engine.acceptsStreamedBody(for: head)
     }
 
+    /// The digest of the key's value (`abc` and `"abc"` hash alike, as in the engine's own log lines); an invalid
+    /// value is hashed as sent.
+    static func keyDigest(_ fieldValue: String) -> String {
+        KeyDigest.short((try? IdempotencyKey.parse(fieldValue, maxLength: Int.max))?.value ?? fieldValue)
+    }
+
     /// A client's `X-Request-Id` is kept when it is short visible ASCII; otherwise a new one is made.
     static func requestID(from fields: HTTPFields) -> String {
         if let given = fields[.requestID], (1...128).contains(given.utf8.count),
@@ -73,21 +79,6 @@ struct RequestLogger: HTTPHandler {
             return given
         }
         return RequestIDGenerator.next()
-    }
-}
-
-/// Keys appear in logs only as a short hash, so logs never carry a client's key (or anything derived from a
-/// credential) in clear.
-enum KeyDigest {
-    static func short(_ key: String) -> String {
-        // FNV-1a 64: not for security, only to correlate log lines for one key without printing it.
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in key.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x100_0000_01b3
-        }
-        let hex = String(hash, radix: 16)
-        return "k:" + String(repeating: "0", count: 16 - hex.count) + hex
     }
 }
 

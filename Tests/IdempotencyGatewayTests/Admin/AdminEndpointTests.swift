@@ -135,6 +135,11 @@ struct AdminEndpointTests {
             #expect(wrong.status == 401)
             let right = try await admin("/healthz", gateway: gateway, headers: [("Authorization", "Bearer s3cret-token")])
             #expect(right.status == 200)
+            // RFC 9110 §11.1: the scheme is case-insensitive.
+            let lower = try await admin("/healthz", gateway: gateway, headers: [("Authorization", "bearer  s3cret-token")])
+            #expect(lower.status == 200)
+            let other = try await admin("/healthz", gateway: gateway, headers: [("Authorization", "Basic s3cret-token")])
+            #expect(other.status == 401)
             let metrics = try await admin("/metrics", gateway: gateway, headers: [("Authorization", "Bearer s3cret-token")])
             #expect(metrics.status == 200)
         }
