@@ -139,8 +139,15 @@ public struct IdempotencyConfiguration: Sendable {
     public struct Route: Sendable, Equatable {
         /// A path prefix matched on segment boundaries: `/orders` matches `/orders`, `/orders/7` and
         /// `/orders?x=1`, not `/orders-archive`. A prefix ending in `/` matches everything below it; `/` matches
-        /// every path.
-        public var pathPrefix: String
+        /// every path. Both the prefix and the request path are compared in their ``RoutePath`` normal form, so
+        /// `/orders/./7`, `/x/../orders`, `//orders` and `/%6Frders` match `/orders` too. The prefix is stored
+        /// normalised: setting `/a//b/.` reads back as `/a/b/` (and a `?query` in it is dropped).
+        public var pathPrefix: String {
+            get { normalizedPrefix }
+            set { normalizedPrefix = String(RoutePath.normalized(newValue)) }
+        }
+        /// ``pathPrefix`` in ``RoutePath`` normal form, computed once at configuration time.
+        private var normalizedPrefix: String
         /// Methods covered on this route; `nil` inherits ``IdempotencyConfiguration/methods``. An empty set turns
         /// idempotency off for the route.
         public var methods: Set<HTTPRequest.Method>?
@@ -155,20 +162,27 @@ public struct IdempotencyConfiguration: Sendable {
             pathPrefix: String, methods: Set<HTTPRequest.Method>? = nil, requireKey: Bool? = nil,
             ttl: Duration? = nil, lease: Duration? = nil
         ) {
-            self.pathPrefix = pathPrefix
+            self.normalizedPrefix = String(RoutePath.normalized(pathPrefix))
             self.methods = methods
             self.requireKey = requireKey
             self.ttl = ttl
             self.lease = lease
         }
 
-        /// Whether `path` (origin form, possibly with a query) lies under ``pathPrefix``.
+        /// Whether `path` (origin form, possibly with a query) lies under ``pathPrefix``, once normalised
+        /// (``RoutePath``).
         public func matches(path: String) -> Bool {
-            guard path.hasPrefix(pathPrefix) else { return false }
-            if pathPrefix.hasSuffix("/") { return true }
-            let rest = path.utf8.dropFirst(pathPrefix.utf8.count)
-            guard let next = rest.first else { return true }
-            return next == UInt8(ascii: "/") || next == UInt8(ascii: "?")
+            matches(normalizedPath: RoutePath.normalized(path))
+        }
+
+        /// Whether `path`, already in ``RoutePath`` normal form (so without a query), lies under ``pathPrefix``.
+        /// Compares bytes: paths are ASCII on the wire, and no Unicode equivalence applies to them.
+        func matches(normalizedPath path: Substring) -> Bool {
+            let prefix = normalizedPrefix.utf8
+            guard path.utf8.starts(with: prefix) else { return false }
+            if prefix.last == UInt8(ascii: "/") { return true }
+            guard let next = path.utf8.dropFirst(prefix.count).first else { return true }
+            return next == UInt8(ascii: "/")
         }
     }
 
@@ -182,10 +196,13 @@ public struct IdempotencyConfiguration: Sendable {
         public var lease: Duration
     }
 
-    /// The settings for `path`: the matching route with the longest prefix, else the defaults.
+    /// The settings for `path`: the matching route with the longest prefix, else the defaults. Routes are matched
+    /// against the normalised path (``RoutePath``), so dot segments, doubled slashes and percent-encoded unreserved
+    /// characters cannot step around a route's rules; `path` itself is not changed.
     public func route(for path: String) -> ResolvedRoute {
+        let normalized = RoutePath.normalized(path)
         var best: Route?
-        for route in routes where route.matches(path: path) {
+        for route in routes where route.matches(normalizedPath: normalized) {
             if best == nil || route.pathPrefix.utf8.count > best!.pathPrefix.utf8.count { best = route }
         }
         return ResolvedRoute(
