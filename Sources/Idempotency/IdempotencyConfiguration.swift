@@ -74,6 +74,11 @@ public struct IdempotencyConfiguration: Sendable {
     /// The memory budget of the hot cache of completed responses, in bytes. Default 64 MiB. `0` disables it.
     public var hotCacheBytes: Int
 
+    /// How long a completed record is replayed from the hot cache before the store is asked again. It bounds how
+    /// long a deletion by another process (the `keys delete` command, another gateway on the same file) goes unseen,
+    /// at the cost of one store read per period for a key replayed continuously. Default 1 second.
+    public var hotCacheMaxAge: Duration
+
     /// How often expired records are swept from the store. Default 60 seconds.
     public var sweepInterval: Duration
 
@@ -110,6 +115,7 @@ public struct IdempotencyConfiguration: Sendable {
         bloomExpectedKeys: Int = 1_000_000,
         bloomFalsePositiveRate: Double = 0.001,
         hotCacheBytes: Int = 64 * 1024 * 1024,
+        hotCacheMaxAge: Duration = .seconds(1),
         sweepInterval: Duration = .seconds(60),
         sweepBatch: Int = 500,
         documentationBaseURL: String = Self.defaultDocumentationBaseURL
@@ -130,6 +136,7 @@ public struct IdempotencyConfiguration: Sendable {
         self.bloomExpectedKeys = bloomExpectedKeys
         self.bloomFalsePositiveRate = bloomFalsePositiveRate
         self.hotCacheBytes = hotCacheBytes
+        self.hotCacheMaxAge = hotCacheMaxAge
         self.sweepInterval = sweepInterval
         self.sweepBatch = sweepBatch
         self.documentationBaseURL = documentationBaseURL

@@ -97,11 +97,6 @@ public final class IdempotencyEngine: HTTPHandler {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
-    /// How long a completed record is replayed from memory before the store is asked again: this bounds how long a
-    /// deletion by another process (the `keys delete` command, another gateway on the same file) goes unseen, at
-    /// the cost of one store read per second for a key replayed continuously.
-    public static let hotCacheMaxAge: Duration = .seconds(1)
-
     /// - Parameters:
     ///   - store: where records live.
     ///   - next: the backend requests are forwarded to.
@@ -122,7 +117,7 @@ public final class IdempotencyEngine: HTTPHandler {
         self.logger = logger
         bloomFilter = BloomFilter(
             expectedKeys: configuration.bloomExpectedKeys, falsePositiveRate: configuration.bloomFalsePositiveRate)
-        hotCache = HotCache(capacity: configuration.hotCacheBytes, maxAge: Self.hotCacheMaxAge.milliseconds)
+        hotCache = HotCache(capacity: configuration.hotCacheBytes, maxAge: max(1, configuration.hotCacheMaxAge.milliseconds))
         recorder = ResponseRecorder(
             droppedResponseHeaders: configuration.droppedResponseHeaders,
             maxBodyBytes: configuration.maxStoredResponseBytes)

@@ -200,7 +200,7 @@ struct EngineLifecycleTests {
         // As `keys delete` or another gateway on the same file would: behind this engine's back.
         harness.store.state.withLock { $0.records.removeAll() }
         #expect(await harness.send().1 == .replayed, "still cached")
-        harness.clock.advance(milliseconds: IdempotencyEngine.hotCacheMaxAge.components.seconds * 1000)
+        harness.clock.advance(milliseconds: 1000)  // IdempotencyConfiguration.hotCacheMaxAge's default
         #expect(await harness.send().1 == .forwarded, "the store is asked again, and the key is new")
         #expect(harness.backend.callCount == 2)
     }

@@ -18,7 +18,7 @@ public enum ConfigurationKeys {
         "idempotency.store-5xx", "idempotency.max-stored-response-bytes", "idempotency.fail-open",
         "idempotency.dropped-response-headers", "idempotency.sweep-interval", "idempotency.sweep-batch",
         "idempotency.bloom.expected-keys", "idempotency.bloom.false-positive-rate", "idempotency.hot-cache-bytes",
-        "idempotency.documentation-url",
+        "idempotency.hot-cache-max-age", "idempotency.documentation-url",
         "log.level", "log.format",
     ]
 

@@ -186,6 +186,8 @@ extension GatewayConfiguration {
             ) { Double($0).flatMap { $0 > 0 && $0 < 1 ? $0 : nil } } ?? idempotency.bloom.falsePositiveRate
         }
         idempotency.hotCacheBytes = values.size("idempotency.hot-cache-bytes", minimum: 0) ?? idempotency.hotCacheBytes
+        idempotency.hotCacheMaxAge =
+            values.duration("idempotency.hot-cache-max-age", positive: true) ?? idempotency.hotCacheMaxAge
         if let raw = values.string("idempotency.documentation-url") {
             idempotency.documentationURL = values.check(
                 "idempotency.documentation-url", raw, "expected an http:// or https:// URL"

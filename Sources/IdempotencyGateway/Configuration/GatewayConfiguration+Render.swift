@@ -58,6 +58,7 @@ extension GatewayConfiguration {
         lines.append("    expected-keys: \(idem.bloom.expectedKeys)")
         lines.append("    false-positive-rate: \(idem.bloom.falsePositiveRate)")
         lines.append("  hot-cache-bytes: \(size(idem.hotCacheBytes))")
+        lines.append("  hot-cache-max-age: \(duration(idem.hotCacheMaxAge))")
         lines.append("  documentation-url: \(Self.yamlString(idem.documentationURL))")
         if idem.routes.isEmpty {
             lines.append("  routes: []")

@@ -67,6 +67,7 @@ extension GatewayConfiguration {
             bloomExpectedKeys: settings.bloom.expectedKeys,
             bloomFalsePositiveRate: settings.bloom.falsePositiveRate,
             hotCacheBytes: settings.hotCacheBytes,
+            hotCacheMaxAge: settings.hotCacheMaxAge,
             sweepInterval: settings.sweepInterval,
             sweepBatch: settings.sweepBatch,
             documentationBaseURL: settings.documentationURL)
