@@ -13,20 +13,26 @@ enum MaxForwards {
     }
 
     /// The answer of the final recipient: `200` with no content to OPTIONS; to TRACE, the request as received
-    /// (`message/http`, RFC 9110 §9.3.8), minus the fields that carry credentials, which a reflection must not
-    /// disclose.
+    /// (`message/http`, RFC 9110 §9.3.8), minus the fields likely to carry credentials ("SHOULD exclude"): the
+    /// authorization and cookie fields, and any whose name mentions a key, token, secret, password, session,
+    /// credential, signature or auth (an API key in a custom field).
     static func finalResponse(to request: borrowing GatewayRequest) -> GatewayResponse {
         guard request.head.method == .trace else {
             return GatewayResponse(status: .ok)
         }
         var text = "TRACE \(request.head.path ?? "/") HTTP/\(request.connection.version == .http1_0 ? "1.0" : "1.1")\r\n"
         if let authority = request.head.authority { text += "Host: \(authority)\r\n" }
-        for field in request.head.headerFields where !sensitive.contains(field.name) {
+        for field in request.head.headerFields where !isSensitive(field.name) {
             text += "\(field.name.rawName): \(field.value)\r\n"
         }
         text += "\r\n"
         return GatewayResponse(status: .ok, headerFields: [.contentType: "message/http"], body: Array(text.utf8))
     }
 
-    private static let sensitive: Set<HTTPField.Name> = [.authorization, .proxyAuthorization, .cookie]
+    private static let sensitive: Set<HTTPField.Name> = [.authorization, .proxyAuthorization, .cookie, .setCookie]
+    private static let sensitiveWords = ["key", "token", "secret", "password", "session", "credential", "signature", "auth"]
+
+    static func isSensitive(_ name: HTTPField.Name) -> Bool {
+        sensitive.contains(name) || sensitiveWords.contains { name.canonicalName.contains($0) }
+    }
 }

@@ -32,8 +32,8 @@ enum FramingFields {
         var otherCount = 0
         var seen: Bool { chunkedCount + otherCount > 0 }
 
-        /// Adds one field value. Strict: empty list elements, a `chunked` with parameters or a coding
-        /// that is not a token (optionally with `;param=value`) fail with 400.
+        /// Adds one field value. Empty list elements are ignored (RFC 9110 §5.6.1.2), but a field of nothing else,
+        /// a `chunked` with parameters or a coding that is not a token (optionally with `;param=value`) fail with 400.
         mutating func add(
             _ bytes: UnsafeBufferPointer<UInt8>, _ value: ByteRange, statuses: ErrorStatuses
         ) throws(HTTPParseError) {

@@ -44,6 +44,9 @@ public struct GatewayRequest: Sendable {
     /// such as the idempotency engine's background upstream exchange, should prefer it: socket events then
     /// resume that work without a thread hop.
     public var executor: (any TaskExecutor)?
+    /// The request id the gateway's outermost handler gave the request, put in its `X-Request-Id` field only when it
+    /// is forwarded (a replay never is, and then nothing edits its fields).
+    package var requestID: String?
 
     public init(
         head: HTTPRequest, body: [UInt8] = [], connection: ConnectionInfo = ConnectionInfo(),

@@ -9,8 +9,8 @@ import HTTPTypes
 ///
 /// Strictness, beyond the RFC's MUSTs (chosen so the gateway never frames a message differently from an
 /// upstream): CRLF only; no obs-fold; several `Content-Length` fields → 400 even if equal;
-/// `Transfer-Encoding` with `Content-Length` → 400; empty list elements in `Transfer-Encoding` → 400;
-/// CONNECT → 501; a fragment in the target → 400.
+/// `Transfer-Encoding` with `Content-Length` → 400; a `Transfer-Encoding` field of only empty list elements → 400
+/// (empty elements beside a coding are ignored, RFC 9110 §5.6.1.2); CONNECT → 501; a fragment in the target → 400.
 public struct HTTPRequestDecoder: Sendable {
     private enum State: Sendable {
         case head

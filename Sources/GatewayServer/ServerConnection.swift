@@ -189,6 +189,9 @@ final class ServerConnection: Sendable {
                 if !markIdle() { return nil }
                 if idleDeadline == nil { idleDeadline = .now + configuration.idleTimeout }
                 deadline = idleDeadline!
+                // A read returns whatever is there before it looks at its deadline: a client that never stops
+                // sending empty lines is cut off here.
+                if ContinuousClock.now >= deadline { return nil }
             } else {
                 if headerDeadline == nil { headerDeadline = .now + configuration.headerTimeout }
                 deadline = headerDeadline!

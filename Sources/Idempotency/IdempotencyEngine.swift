@@ -66,7 +66,8 @@ import Synchronization
 /// - **Store outage.** Any ``KeyStoreError`` while claiming → `503` with `Retry-After: 1` (`store_error`, fail
 ///   closed). With ``IdempotencyConfiguration/failOpen`` the request is forwarded without idempotency, marked
 ///   `Idempotency-Degraded: true`, logged at warning (`fail_open`). A store error while storing a response
-///   leaves the key in flight until its lease ends (the client still gets its response).
+///   leaves the key in flight; the client still gets the response, marked `Idempotency-Degraded: true`, and
+///   storing is retried in the background (``UnstoredResponses``, bounded) until the lease ends.
 /// - **Problems.** Every error is an RFC 9457 problem (``Problem``).
 ///
 /// Metrics (``IdempotencyMetricNames``) bind to the `MetricsSystem` bootstrapped before the engine is created.
@@ -89,6 +90,8 @@ public final class IdempotencyEngine: HTTPHandler {
     private let metrics: IdempotencyMetrics
     private let inFlight = Atomic<Int>(0)
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
+    /// Responses the client got whose storing failed, retried in the background (bounded).
+    private let unstored = UnstoredResponses()
 
     /// The wall clock in milliseconds since 1970 (`CLOCK_REALTIME`).
     @Sendable public static func systemNow() -> Timestamp {
@@ -157,6 +160,7 @@ public final class IdempotencyEngine: HTTPHandler {
         while inFlightCount > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
+        await unstored.stop()
     }
 
     /// Deletes expired records in batches of ``IdempotencyConfiguration/sweepBatch``, yielding between batches,
@@ -500,14 +504,15 @@ public final class IdempotencyEngine: HTTPHandler {
                 """,
                 metadata: ["key": recordKey.logged, "error": "\(error)"])
             response.head.headerFields[IdempotencyHeaders.idempotencyDegraded] = "true"
-            Task { [self] in await keepStoring(stored, for: claimed) }
+            keepStoring(stored, for: claimed)
         }
         return (response, .forwarded)
     }
 
-    /// Stores a claimed key's response and puts it in the hot cache (nothing when the key was taken over meanwhile).
-    /// Throws the store's error.
-    private func storeResponse(_ stored: StoredResponse, for claimed: ClaimedKey) async throws(KeyStoreError) {
+    /// Stores a claimed key's response and puts it in the hot cache. Returns false, storing nothing, when the key was
+    /// taken over or deleted meanwhile. Throws the store's error.
+    @discardableResult
+    private func storeResponse(_ stored: StoredResponse, for claimed: ClaimedKey) async throws(KeyStoreError) -> Bool {
         let recordKey = claimed.recordKey
         let expiresAt = wallClock() + claimed.ttlMilliseconds
         let cacheGeneration = hotCache.generation
@@ -518,7 +523,7 @@ public final class IdempotencyEngine: HTTPHandler {
             metrics.staleOwner.increment()
             logger.warning(
                 "response arrived after the key's lease was taken over; not stored", metadata: ["key": recordKey.logged])
-            return
+            return false
         }
         if hotCache.capacity > 0 {
             let entry = HotCache.Entry(
@@ -526,31 +531,36 @@ public final class IdempotencyEngine: HTTPHandler {
                 fingerprintInput: claimed.fingerprintInput)
             hotCache.insert(entry, for: recordKey, ifGeneration: cacheGeneration, now: wallClock())
         }
+        return true
     }
 
-    /// Retries storing a response whose first attempt failed, with growing pauses (50 ms up to 1 s), until it is
-    /// stored, the key was taken over, or the lease ended (then a retry takes the key over: at least once).
-    private func keepStoring(_ stored: StoredResponse, for claimed: ClaimedKey) async {
-        var pause = Duration.milliseconds(50)
-        var attempts = 1
-        let deadline = ContinuousClock.now + .milliseconds(max(0, claimed.leaseExpiresAt - wallClock()))
-        while ContinuousClock.now < deadline {
-            try? await Task.sleep(for: pause)
-            pause = min(pause * 2, .seconds(1))
-            attempts += 1
-            do {
-                try await storeResponse(stored, for: claimed)
-                logger.notice(
-                    "response stored after the store recovered",
-                    metadata: ["key": claimed.recordKey.logged, "attempts": "\(attempts)"])
-                return
-            } catch {
-                continue
-            }
-        }
-        logger.error(
-            "the response could not be stored before the key's lease ended; a retry will be forwarded again",
-            metadata: ["key": claimed.recordKey.logged, "attempts": "\(attempts)"])
+    /// Queues a response whose first storing failed for ``UnstoredResponses`` to retry until the key's lease ends.
+    private func keepStoring(_ stored: StoredResponse, for claimed: ClaimedKey) {
+        let key = claimed.recordKey.logged
+        let remaining = Duration.milliseconds(max(0, claimed.leaseExpiresAt - wallClock()))
+        unstored.add(
+            bytes: stored.body.count + 256, until: ContinuousClock.now + remaining,
+            attempt: { [self] in
+                do throws(KeyStoreError) {
+                    let wasStored = try await storeResponse(stored, for: claimed)
+                    if wasStored { logger.notice("response stored after the store recovered", metadata: ["key": key]) }
+                    return .done
+                } catch {
+                    return Self.isTransient(error) ? .retryLater : .giveUp
+                }
+            },
+            dropped: { [logger] reason in
+                logger.error(
+                    "a response the client got was not stored; a retry after the key's lease will be forwarded again",
+                    metadata: ["key": key, "reason": "\(reason)"])
+            })
+    }
+
+    /// Whether a store error may clear by itself (disk full, busy, I/O) rather than concern the record or a closed
+    /// store (SQLite primary codes 18 TOOBIG, 19 CONSTRAINT, 20 MISMATCH, 25 RANGE, sqlite.org/rescode.html).
+    private static func isTransient(_ error: KeyStoreError) -> Bool {
+        guard case .database(let code, _) = error else { return false }
+        return ![18, 19, 20, 25].contains(code & 0xFF)
     }
 
     /// Releases a claim (logging, never throwing).

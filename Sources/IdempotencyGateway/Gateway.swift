@@ -85,7 +85,7 @@ public final class Gateway: Sendable {
             upstream = nil
         }
         engine = IdempotencyEngine(
-            configuration: configuration.engineConfiguration, store: store, next: next,
+            configuration: configuration.engineConfiguration, store: store, next: RequestIDForwarding(next: next),
             logger: Logger(label: "idempotency-gateway.engine"))
         var accessLogger = Logger(label: "idempotency-gateway.access")
         accessLogger.logLevel = logger.logLevel

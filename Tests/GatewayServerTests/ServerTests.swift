@@ -61,6 +61,8 @@ struct ServerTests {
             "HEAD /x HTTP/1.1\r\nHost: a\r\nExpect: foo\r\n\r\n",  // 417
             "HEAD /x HTTP/1.1\r\nHost: a\r\nContent-Length: 9999999999\r\n\r\n",  // 413
             "HEAD /x HTTP/1.1\r\nHost: a\r\nX : y\r\n\r\n",  // 400
+            "\r\n\r\nHEAD /x HTTP/1.1\r\nHost: a\r\nExpect: foo\r\n\r\n",  // 417 after empty lines
+            "HEAD /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",  // 400 in the body
         ] {
             try await withServer(helloHandler) { _, port in
                 let client = try await TestClient.connect(port: port)
@@ -172,6 +174,24 @@ struct ServerTests {
             #expect(closed)
             // 100 CRLFs 200 ms apart take 20 s: closed long before, near the 600 ms idle limit.
             #expect(ContinuousClock.now - start < .seconds(10))
+            #expect(await eventually { server.connectionCount == 0 })
+        }
+    }
+
+    @Test func aFloodOfEmptyLinesIsCutOffAtTheIdleTimeout() async throws {
+        // A read returns what is there before it looks at its deadline: the deadline is checked between reads too.
+        try await withServer(helloHandler, configure: { $0.idleTimeout = .milliseconds(600) }) { server, port in
+            let client = try await TestClient.connect(port: port)
+            let flood = String(repeating: "\r\n", count: 32 * 1024)
+            let start = ContinuousClock.now
+            var closed = false
+            while ContinuousClock.now - start < .seconds(15) {
+                do { try await client.send(flood) } catch {
+                    closed = true
+                    break
+                }
+            }
+            #expect(closed)
             #expect(await eventually { server.connectionCount == 0 })
         }
     }

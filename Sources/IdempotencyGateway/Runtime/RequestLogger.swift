@@ -6,8 +6,9 @@ import Metrics
 import Synchronization
 
 /// The outermost handler: gives every request an `X-Request-Id` (kept when the client sent a sane one,
-/// generated otherwise, forwarded upstream and returned to the client), runs the idempotency engine, and writes
-/// one access-log line per request: method, path, status, outcome, key (hashed), duration, request id.
+/// generated otherwise, forwarded upstream by ``RequestIDForwarding`` and returned to the client), runs the
+/// idempotency engine, and writes one access-log line per request: method, path, status, outcome, key (hashed),
+/// duration, request id.
 struct RequestLogger: HTTPHandler {
     let engine: IdempotencyEngine
     let logger: Logger
@@ -25,7 +26,8 @@ struct RequestLogger: HTTPHandler {
     func handle(_ request: consuming GatewayRequest) async throws -> GatewayResponse {
         let start = ContinuousClock.now
         let requestID = Self.requestID(from: request.head.headerFields)
-        request.head.headerFields[.requestID] = requestID
+        // Into the header fields only if the request is forwarded (RequestIDForwarding), not for a replay.
+        request.requestID = requestID
         // What the access log needs, taken before the request is handed on (it is consumed there).
         let logged: (method: String, path: String, key: String?)? =
             logsRequests
@@ -68,7 +70,17 @@ struct RequestLogger: HTTPHandler {
     /// The digest of the key's value (`abc` and `"abc"` hash alike, as in the engine's own log lines); an invalid
     /// value is hashed as sent.
     static func keyDigest(_ fieldValue: String) -> String {
-        KeyDigest.short((try? IdempotencyKey.parse(fieldValue, maxLength: Int.max))?.value ?? fieldValue)
+        // The common shapes without building the key: a bare token, or a quoted string without escapes.
+        var bytes = Substring(fieldValue).utf8
+        while bytes.first == 0x20 || bytes.first == 0x09 { bytes.removeFirst() }
+        while bytes.last == 0x20 || bytes.last == 0x09 { bytes.removeLast() }
+        if bytes.count >= 2, bytes.first == 0x22, bytes.last == 0x22 {
+            let inner = bytes.dropFirst().dropLast()
+            if !inner.contains(0x5C), !inner.contains(0x22) { return KeyDigest.short(Substring(inner)) }
+        } else if !bytes.contains(0x22) {
+            return KeyDigest.short(Substring(bytes))
+        }
+        return KeyDigest.short((try? IdempotencyKey.parse(fieldValue, maxLength: Int.max))?.value ?? fieldValue)
     }
 
     /// A client's `X-Request-Id` is kept when it is short visible ASCII; otherwise a new one is made.

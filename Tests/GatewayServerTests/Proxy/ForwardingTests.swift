@@ -184,7 +184,7 @@ struct ProxyForwardingTests {
 
                 try await client.send(
                     "TRACE /t?x=1 HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\nAuthorization: Bearer secret\r\n"
-                        + "Cookie: s=secret\r\nX-Mine: 1\r\n\r\n")
+                        + "Cookie: s=secret\r\nX-Api-Key: secret\r\nX-Auth-Token: secret\r\nX-Mine: 1\r\n\r\n")
                 let trace = try await client.readResponse()
                 #expect(trace.status == 200)
                 #expect(trace.header("Content-Type") == "message/http")

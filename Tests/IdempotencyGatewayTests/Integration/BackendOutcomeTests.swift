@@ -70,6 +70,11 @@ struct BackendOutcomeTests {
             let unwieldy = try await post(port: gateway.port, key: "rid-3", headers: [("X-Request-Id", "has space")])
             #expect(unwieldy.header("X-Request-Id") != "has space")
             #expect(unwieldy.header("X-Request-Id")?.count == 16)
+            // The backend sees the replacement, once, not the client's value.
+            #expect(
+                backend.requests[2].head.headerFields[values: HTTPField.Name("X-Request-Id")!] == [
+                    try #require(unwieldy.header("X-Request-Id"))
+                ])
         }
     }
 
