@@ -6,9 +6,10 @@ import Synchronization
 ///
 /// Bounded by an estimate of the bytes it holds (bodies, header fields, keys and a fixed per-entry overhead);
 /// the least recently used entries are evicted first. An entry is served only while `now < expiresAt`, the
-/// expiry of its record, and, with a ``maxAge``, for at most that long after it was cached. Entries are removed by
-/// ``invalidate(_:)`` (admin delete). A record deleted by another process (the `keys delete` command, another
-/// gateway on the same store) is not seen here: the max age bounds how long its cached replay is still served.
+/// expiry of its record. Entries are removed by ``invalidate(_:)`` (admin delete). A record deleted by another
+/// process (the `keys delete` command, another gateway on the same store) is not seen here by itself: with a
+/// ``maxAge``, an entry older than that asks its first user to check it against the store
+/// (``Held/claimRefresh(now:)``), which then renews or invalidates it; it is served meanwhile.
 public final class HotCache: Sendable {
     /// A cached completed record: what a replay needs.
     public struct Entry: Sendable {
@@ -37,13 +38,23 @@ public final class HotCache: Sendable {
     /// arrays and strings (a retain each) under the lock.
     package final class Held: Sendable {
         package let entry: Entry
-        /// `entry.expiresAt`, or sooner by the cache's max age.
-        let servedUntil: Timestamp
+        /// When the entry is next due to be checked against the store; `Int64.max` while a check runs (or never).
+        private let refreshAfter: Atomic<Int64>
 
-        init(_ entry: Entry, servedUntil: Timestamp) {
+        init(_ entry: Entry, refreshAfter: Timestamp) {
             self.entry = entry
-            self.servedUntil = servedUntil
+            self.refreshAfter = Atomic(refreshAfter)
         }
+
+        /// True for exactly one caller once the entry is due for a check; that caller checks it and then calls
+        /// ``HotCache/renew(_:now:)`` or ``HotCache/invalidate(_:)``.
+        package func claimRefresh(now: Timestamp) -> Bool {
+            let due = refreshAfter.load(ordering: .relaxed)
+            guard now >= due else { return false }
+            return refreshAfter.compareExchange(expected: due, desired: .max, ordering: .relaxed).exchanged
+        }
+
+        fileprivate func renew(until next: Timestamp) { refreshAfter.store(next, ordering: .relaxed) }
     }
 
     private struct Node {
@@ -97,8 +108,8 @@ public final class HotCache: Sendable {
 
     /// The byte budget.
     public let capacity: Int
-    /// How long (milliseconds) an entry is served after it was cached, when inserted with a `now`; nil for as long
-    /// as its record lives.
+    /// How long (milliseconds) after it was cached (or last checked) an entry is due to be checked against the
+    /// store, when inserted with a `now`; nil for never.
     public let maxAge: Int64?
     private let state = Mutex(State())
 
@@ -118,7 +129,7 @@ public final class HotCache: Sendable {
         return state.withLock { state in
             guard let i = state.index[key] else { return nil }
             let held = state.nodes[i].unsafelyUnwrapped.held
-            guard now < held.servedUntil else {
+            guard now < held.entry.expiresAt else {
                 state.remove(i)
                 return nil
             }
@@ -135,13 +146,13 @@ public final class HotCache: Sendable {
     /// - Parameters:
     ///   - generation: the ``generation`` read before the store answered; when an invalidation happened since (an
     ///     admin delete), the entry is stale and is not inserted.
-    ///   - now: the time of the insert, from which ``maxAge`` counts (without it, only `expiresAt` applies).
+    ///   - now: the time of the insert, from which ``maxAge`` counts (without it, the entry is never due a check).
     public func insert(_ entry: Entry, for key: RecordKey, ifGeneration generation: UInt64? = nil, now: Timestamp? = nil) {
         let cost = Self.cost(of: entry, key: key)
         guard cost <= capacity else { return }
-        var servedUntil = entry.expiresAt
-        if let maxAge, let now { servedUntil = min(servedUntil, now + maxAge) }
-        let held = Held(entry, servedUntil: servedUntil)
+        var refreshAfter = Int64.max
+        if let maxAge, let now { refreshAfter = now + maxAge }
+        let held = Held(entry, refreshAfter: refreshAfter)
         state.withLock { state in
             if let generation, generation != state.generation { return }
             if let existing = state.index[key] { state.remove(existing) }
@@ -160,6 +171,11 @@ public final class HotCache: Sendable {
             state.bytes += cost
             while state.bytes > capacity, state.tail >= 0 { state.remove(state.tail) }
         }
+    }
+
+    /// Marks `held` checked at `now`: it is next due ``maxAge`` later.
+    package func renew(_ held: Held, now: Timestamp) {
+        held.renew(until: maxAge.map { now + $0 } ?? .max)
     }
 
     /// Forgets `key` (admin delete).

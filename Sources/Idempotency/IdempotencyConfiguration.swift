@@ -74,9 +74,10 @@ public struct IdempotencyConfiguration: Sendable {
     /// The memory budget of the hot cache of completed responses, in bytes. Default 64 MiB. `0` disables it.
     public var hotCacheBytes: Int
 
-    /// How long a completed record is replayed from the hot cache before the store is asked again. It bounds how
-    /// long a deletion by another process (the `keys delete` command, another gateway on the same file) goes unseen,
-    /// at the cost of one store read per period for a key replayed continuously. Default 1 second.
+    /// How long a completed record is replayed from the hot cache before it is checked against the store again (one
+    /// background read, while the replay goes on). It bounds how long a deletion by another process (the `keys
+    /// delete` command, another gateway on the same file) goes unseen, at the cost of one store read per period for
+    /// a key replayed continuously. Default 1 second.
     public var hotCacheMaxAge: Duration
 
     /// How often expired records are swept from the store. Default 60 seconds.

@@ -322,6 +322,7 @@ public final class IdempotencyEngine: HTTPHandler {
 
         if let held = hotCache.held(for: recordKey, now: now) {
             metrics.hotCacheHits.increment()
+            if held.claimRefresh(now: now) { revalidate(held, for: recordKey) }
             let same = held.entry.fingerprintInput.map(input.matches) ?? (held.entry.fingerprint == input.digest())
             guard same else { return (mismatch(key), .mismatch) }
             return (held.entry.replay, .replayed)
@@ -561,6 +562,30 @@ public final class IdempotencyEngine: HTTPHandler {
     private static func isTransient(_ error: KeyStoreError) -> Bool {
         guard case .database(let code, _) = error else { return false }
         return ![18, 19, 20, 25].contains(code & 0xFF)
+    }
+
+    /// Checks a hot-cache entry against the store in the background (a read): renewed while the store still has the
+    /// same completed record, invalidated when it is gone or changed (deleted by another process), renewed on a store
+    /// error (checked again later).
+    private func revalidate(_ held: HotCache.Held, for key: RecordKey) {
+        Task { [self] in
+            let record: IdempotencyRecord?
+            do {
+                record = try await timed(.record) { () async throws(KeyStoreError) -> IdempotencyRecord? in
+                    try await store.record(for: key)
+                }
+            } catch {
+                hotCache.renew(held, now: wallClock())
+                return
+            }
+            if let record, record.state == .completed, record.fingerprint == held.entry.fingerprint,
+                record.expiresAt == held.entry.expiresAt
+            {
+                hotCache.renew(held, now: wallClock())
+            } else {
+                hotCache.invalidate(key)
+            }
+        }
     }
 
     /// Releases a claim (logging, never throwing).

@@ -200,9 +200,26 @@ struct EngineLifecycleTests {
         // As `keys delete` or another gateway on the same file would: behind this engine's back.
         harness.store.state.withLock { $0.records.removeAll() }
         #expect(await harness.send().1 == .replayed, "still cached")
+        #expect(harness.store.calls("record") == 0)
         harness.clock.advance(milliseconds: 1000)  // IdempotencyConfiguration.hotCacheMaxAge's default
-        #expect(await harness.send().1 == .forwarded, "the store is asked again, and the key is new")
+        // The first use after the max age checks the entry in the background (a store read) and is still served.
+        #expect(await harness.send().1 == .replayed)
+        #expect(await waitUntil(timeout: .seconds(10)) { harness.store.calls("record") == 1 })
+        #expect(await waitUntil(timeout: .seconds(10)) { await harness.send().1 == .forwarded }, "the key is new")
         #expect(harness.backend.callCount == 2)
+    }
+
+    @Test func aHotCacheEntryStillInTheStoreIsRenewed() async {
+        let harness = Harness()
+        #expect(await harness.send().1 == .forwarded)
+        harness.clock.advance(milliseconds: 1000)
+        #expect(await harness.send().1 == .replayed)
+        #expect(await waitUntil(timeout: .seconds(10)) { harness.store.calls("record") == 1 })
+        // Renewed: no further check until the max age has passed again.
+        for _ in 0..<5 { #expect(await harness.send().1 == .replayed) }
+        #expect(harness.store.calls("record") == 1)
+        #expect(harness.store.calls("claim") == 1)
+        #expect(harness.backend.callCount == 1)
     }
 
     @Test func aResponseNeverStoredBeforeTheLeaseEndsIsForwardedAgainAfterIt() async {

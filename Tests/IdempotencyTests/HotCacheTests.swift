@@ -11,19 +11,24 @@ struct HotCacheTests {
             replay: GatewayResponse(status: .ok, body: [UInt8](repeating: 0x61, count: bytes)))
     }
 
-    @Test("with a max age, an entry is served for that long after it was cached, and never past its expiry")
-    func maxAge() {
+    @Test("with a max age, an entry is due a check that long after it was cached or renewed; one caller gets it")
+    func maxAge() throws {
         let cache = HotCache(capacity: 1 << 20, maxAge: 1000)
         let key = RecordKey(scope: "", key: "aged")
         cache.insert(entry(bytes: 10, expiresAt: 100_000), for: key, now: 5000)
-        #expect(cache.entry(for: key, now: 5999) != nil)
-        #expect(cache.entry(for: key, now: 6000) == nil)
-        cache.insert(entry(bytes: 10, expiresAt: 5500), for: key, now: 5000)
-        #expect(cache.entry(for: key, now: 5499) != nil)
-        #expect(cache.entry(for: key, now: 5500) == nil)
-        // Inserted without a time, only the expiry applies.
+        let held = try #require(cache.held(for: key, now: 5999))
+        #expect(!held.claimRefresh(now: 5999))
+        // Due: still served, and exactly one caller is asked to check it.
+        #expect(cache.held(for: key, now: 6000) != nil)
+        #expect(held.claimRefresh(now: 6000))
+        #expect(!held.claimRefresh(now: 6001), "a check is already running")
+        cache.renew(held, now: 6500)
+        #expect(!held.claimRefresh(now: 7499))
+        #expect(held.claimRefresh(now: 7500))
+        // The expiry still ends it, and without a time it is never due.
+        #expect(cache.held(for: key, now: 100_000) == nil)
         cache.insert(entry(bytes: 10, expiresAt: 100_000), for: key)
-        #expect(cache.entry(for: key, now: 99_999) != nil)
+        #expect(try #require(cache.held(for: key, now: 99_999)).claimRefresh(now: 99_999) == false)
     }
 
     @Test func boundedByBytesEvictingLeastRecentlyUsed() {

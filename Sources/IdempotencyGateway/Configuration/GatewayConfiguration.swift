@@ -150,8 +150,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var bloom = BloomSettings()
         /// `idempotency.hot-cache-bytes`: in-memory cache of recent responses. Default `67108864` (64MiB).
         public var hotCacheBytes = 64 << 20
-        /// `idempotency.hot-cache-max-age`: how long a response is replayed from memory before the store is asked
-        /// again (bounds how long a deletion by another process goes unseen). Default `1s`.
+        /// `idempotency.hot-cache-max-age`: how long a response is replayed from memory before it is checked against
+        /// the store again, in the background (bounds how long a deletion by another process goes unseen). Default
+        /// `1s`.
         public var hotCacheMaxAge: Duration = .seconds(1)
         /// `idempotency.documentation-url`: base URL of the problem `type` URIs.
         /// Default `https://github.com/idempotency-gateway/idempotency-gateway/blob/main/README.md#`.
