@@ -20,7 +20,8 @@ enum MaxForwards {
         guard request.head.method == .trace else {
             return GatewayResponse(status: .ok)
         }
-        var text = "TRACE \(request.head.path ?? "/") HTTP/\(request.connection.version == .http1_0 ? "1.0" : "1.1")\r\n"
+        let version = request.connection.version == .http1_0 ? "1.0" : "1.1"
+        var text = "TRACE \(request.head.path ?? "/") HTTP/\(version)\r\n"
         if let authority = request.head.authority { text += "Host: \(authority)\r\n" }
         for field in request.head.headerFields where !isSensitive(field.name) {
             text += "\(field.name.rawName): \(field.value)\r\n"
@@ -30,7 +31,9 @@ enum MaxForwards {
     }
 
     private static let sensitive: Set<HTTPField.Name> = [.authorization, .proxyAuthorization, .cookie, .setCookie]
-    private static let sensitiveWords = ["key", "token", "secret", "password", "session", "credential", "signature", "auth"]
+    private static let sensitiveWords = [
+        "key", "token", "secret", "password", "session", "credential", "signature", "auth",
+    ]
 
     static func isSensitive(_ name: HTTPField.Name) -> Bool {
         sensitive.contains(name) || sensitiveWords.contains { name.canonicalName.contains($0) }

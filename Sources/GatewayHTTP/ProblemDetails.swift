@@ -18,7 +18,9 @@ public enum ProblemDetails {
     public static func body(status: Int, detail: String) -> [UInt8] {
         let phrase = ReasonPhrase.standard(for: status)
         let title = phrase.isEmpty ? "HTTP \(status)" : phrase
-        let body = #"{"type":"about:blank","title":"\#(jsonEscaped(title))","status":\#(status),"detail":"\#(jsonEscaped(detail))"}"#
+        let body =
+            #"{"type":"about:blank","title":"\#(jsonEscaped(title))","status":\#(status),"#
+            + #""detail":"\#(jsonEscaped(detail))"}"#
         return Array(body.utf8)
     }
 

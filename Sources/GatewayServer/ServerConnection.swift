@@ -205,8 +205,9 @@ final class ServerConnection: Sendable {
                 if count == 0 { return nil }  // the peer closed; an incomplete request is dropped
             } catch .timeout {
                 if !waitingForNewRequest {
+                    let detail = head == nil ? "The request header took too long." : "The request body stalled."
                     await fail(
-                        status: 408, detail: head == nil ? "The request header took too long." : "The request body stalled.",
+                        status: 408, detail: detail,
                         isHead: head.map { $0.request.method == .head } ?? decoder.headBeingDecodedIsHEAD)
                 }
                 return nil

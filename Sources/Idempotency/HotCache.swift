@@ -147,7 +147,9 @@ public final class HotCache: Sendable {
     ///   - generation: the ``generation`` read before the store answered; when an invalidation happened since (an
     ///     admin delete), the entry is stale and is not inserted.
     ///   - now: the time of the insert, from which ``maxAge`` counts (without it, the entry is never due a check).
-    public func insert(_ entry: Entry, for key: RecordKey, ifGeneration generation: UInt64? = nil, now: Timestamp? = nil) {
+    public func insert(
+        _ entry: Entry, for key: RecordKey, ifGeneration generation: UInt64? = nil, now: Timestamp? = nil
+    ) {
         let cost = Self.cost(of: entry, key: key)
         guard cost <= capacity else { return }
         var refreshAfter = Int64.max

@@ -120,7 +120,8 @@ public final class IdempotencyEngine: HTTPHandler {
         self.logger = logger
         bloomFilter = BloomFilter(
             expectedKeys: configuration.bloomExpectedKeys, falsePositiveRate: configuration.bloomFalsePositiveRate)
-        hotCache = HotCache(capacity: configuration.hotCacheBytes, maxAge: max(1, configuration.hotCacheMaxAge.milliseconds))
+        hotCache = HotCache(
+            capacity: configuration.hotCacheBytes, maxAge: max(1, configuration.hotCacheMaxAge.milliseconds))
         recorder = ResponseRecorder(
             droppedResponseHeaders: configuration.droppedResponseHeaders,
             maxBodyBytes: configuration.maxStoredResponseBytes)
@@ -436,7 +437,9 @@ public final class IdempotencyEngine: HTTPHandler {
     }
 
     /// The upstream exchange of a claimed key and the bookkeeping of its result.
-    private func exchange(_ request: GatewayRequest, _ claimed: ClaimedKey) async -> (GatewayResponse, IdempotencyOutcome) {
+    private func exchange(
+        _ request: GatewayRequest, _ claimed: ClaimedKey
+    ) async -> (GatewayResponse, IdempotencyOutcome) {
         let recordKey = claimed.recordKey
         let owner = claimed.owner
         var response: GatewayResponse
@@ -523,7 +526,8 @@ public final class IdempotencyEngine: HTTPHandler {
         guard stillOwner else {
             metrics.staleOwner.increment()
             logger.warning(
-                "response arrived after the key's lease was taken over; not stored", metadata: ["key": recordKey.logged])
+                "response arrived after the key's lease was taken over; not stored",
+                metadata: ["key": recordKey.logged])
             return false
         }
         if hotCache.capacity > 0 {
