@@ -61,7 +61,9 @@ public final class HTTPServer: Sendable {
     public var connectionCount: Int { state.withLock { $0.connections.count } }
 
     /// Graceful shutdown: stops accepting, closes idle keep-alive connections, lets requests in flight finish
-    /// (their responses carry `Connection: close`) for up to `gracePeriod`, then closes whatever is left.
+    /// (their responses carry `Connection: close`) for up to `gracePeriod`, then closes whatever is left. Returns at
+    /// most a second after that: a connection whose handler never returns has its socket closed, and its task ends
+    /// whenever the handler does.
     public func shutdown(gracePeriod: Duration) async {
         let (listener, connections) = state.withLock { state in
             shuttingDown.set()
@@ -79,7 +81,13 @@ public final class HTTPServer: Sendable {
             logger.warning("closing connections after the grace period", metadata: ["count": "\(remaining.count)"])
         }
         for connection in remaining { connection.forceClose() }
-        while connectionCount > 0 { try? await Task.sleep(for: .milliseconds(5)) }
+        let abandon = ContinuousClock.now + .seconds(1)
+        while connectionCount > 0, ContinuousClock.now < abandon { try? await Task.sleep(for: .milliseconds(5)) }
+        if connectionCount > 0 {
+            logger.warning(
+                "handlers still running after shutdown; their connections are closed",
+                metadata: ["count": "\(connectionCount)"])
+        }
     }
 
     private func accept(_ socket: Socket, peer: SocketAddress?) {

@@ -26,8 +26,11 @@ public struct Socket: Sendable, Hashable {
             try socket.setOption(SOL_SOCKET, SO_REUSEADDR, 1)
             if address.isIPv6 { try socket.setOption(Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
             let rc = address.withSockAddr { Glibc.bind(socket.descriptor, $0, $1) }
-            guard rc == 0 else { throw SocketError.failed("bind") }
-            guard Glibc.listen(socket.descriptor, backlog) == 0 else { throw SocketError.failed("listen") }
+            // The address in the message: "bind to 127.0.0.1:9090 failed: Address already in use".
+            guard rc == 0 else { throw SocketError.system(operation: "bind to \(address)", errno: errno) }
+            guard Glibc.listen(socket.descriptor, backlog) == 0 else {
+                throw SocketError.system(operation: "listen on \(address)", errno: errno)
+            }
             return socket
         } catch {
             socket.close()

@@ -148,16 +148,16 @@ public final class IdempotencyEngine: HTTPHandler {
         previous?.cancel()
     }
 
-    /// Stops the sweep and waits (at most the upstream timeout) for background upstream exchanges to end, so
-    /// their responses are stored.
-    public func shutdown() async {
+    /// Stops the sweep and waits (at most `limit`, by default the upstream timeout) for background upstream
+    /// exchanges to end, so their responses are stored.
+    public func shutdown(waitingAtMost limit: Duration? = nil) async {
         let task = sweeper.withLock { sweeper in
             defer { sweeper = nil }
             return sweeper
         }
         task?.cancel()
         await task?.value
-        let deadline = ContinuousClock.now + configuration.upstreamTimeout
+        let deadline = ContinuousClock.now + (limit ?? configuration.upstreamTimeout)
         while inFlightCount > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
@@ -444,7 +444,19 @@ public final class IdempotencyEngine: HTTPHandler {
         let owner = claimed.owner
         var response: GatewayResponse
         do {
-            response = try await next.handle(request)
+            do {
+                response = try await next.handle(request)
+            } catch let error as UpstreamError {
+                throw error
+            } catch let error as any HTTPResponseError {
+                // A handler's own error status (HTTPHandler's contract): its response, handled like a returned one.
+                response = error.response
+            } catch {
+                // Any other error of an in-process handler is a 500 (HTTPHandler's contract), handled like a
+                // returned 500: the key is released unless 5xx responses are stored.
+                logger.warning("backend failed", metadata: ["key": recordKey.logged, "error": "\(error)"])
+                response = ProblemDetails.response(status: 500, detail: "The backend failed to handle the request.")
+            }
             if let stream = response.bodyStream {
                 // A backend that streamed although asked not to: the recorder needs the whole body (bounded, so a
                 // runaway stream fails the exchange instead of exhausting memory).
@@ -469,7 +481,8 @@ public final class IdempotencyEngine: HTTPHandler {
                 "upstream timed out; key stays in flight until its lease ends", metadata: ["key": recordKey.logged])
             return (upstreamTimeoutProblem(), .forwarded)
         } catch {
-            // `UpstreamError.failed` or unknown: the upstream may have acted; never forward again within the lease.
+            // `UpstreamError.failed`, or a response body that broke off: the upstream acted (or may have); never
+            // forward again within the lease.
             logger.warning(
                 "upstream exchange failed; key stays in flight until its lease ends",
                 metadata: ["key": recordKey.logged, "error": "\(error)"])
@@ -638,11 +651,13 @@ public final class IdempotencyEngine: HTTPHandler {
             return problem(.upstreamUnreachable, "The upstream could not be reached.")
         } catch UpstreamError.timeout {
             return upstreamTimeoutProblem()
+        } catch UpstreamError.failed {
+            return problem(.upstreamUnreachable, "The exchange with the upstream failed.")
         } catch let error as any HTTPResponseError {
             return error.response
         } catch {
-            logger.warning("upstream exchange failed", metadata: ["error": "\(error)"])
-            return problem(.upstreamUnreachable, "The exchange with the upstream failed.")
+            logger.warning("backend failed", metadata: ["error": "\(error)"])
+            return ProblemDetails.response(status: 500, detail: "The backend failed to handle the request.")
         }
     }
 

@@ -41,9 +41,20 @@ public final class Gateway: Sendable {
 
     /// Starts a gateway. Without `backend`, requests go to `configuration.upstream.url`, or to the built-in
     /// echo backend when no upstream is configured.
+    ///
+    /// A `backend` that throws answers `500` (an ``HTTPResponseError`` answers its own response), which under a key
+    /// is handled like a returned `500`: the key is released unless `idempotency.store-5xx` is set. Throw
+    /// `UpstreamError.failed` instead when the request may have been acted on: the key then stays in flight until
+    /// its lease ends.
+    /// - Parameter logger: the gateway's parts (engine, store, access log, admin) log under labels of their own at
+    ///   this logger's level.
+    /// - Throws: ``ConfigurationError`` when ``GatewayConfiguration/validate()`` finds a problem; ``SocketError``
+    ///   when a listener cannot bind; ``KeyStoreError`` when the store cannot be opened.
     public static func start(
-        configuration: GatewayConfiguration, backend: (any HTTPHandler)? = nil, logger: Logger = Logger(label: "idempotency-gateway")
+        configuration: GatewayConfiguration, backend: (any HTTPHandler)? = nil,
+        logger: Logger = Logger(label: "idempotency-gateway")
     ) async throws -> Gateway {
+        try configuration.validate()
         let gateway = try Gateway(configuration: configuration, backend: backend, logger: logger)
         do {
             try await gateway.engine.start()
@@ -70,7 +81,15 @@ public final class Gateway: Sendable {
         if configuration.admin.listen != nil {
             _ = GatewayMetrics.registry  // bootstrap swift-metrics before any metric is created
         }
-        let store = try SQLiteKeyStore(path: configuration.store.path, options: configuration.storeOptions)
+        // Each part logs under its own label, at the level of the logger given here.
+        func partLogger(_ label: String) -> Logger {
+            var part = Logger(label: label)
+            part.logLevel = logger.logLevel
+            return part
+        }
+        var storeOptions = configuration.storeOptions
+        storeOptions.logger = partLogger("idempotency-gateway.store")
+        let store = try SQLiteKeyStore(path: configuration.store.path, options: storeOptions)
         self.store = store
         let next: any HTTPHandler
         if let backend {
@@ -86,9 +105,8 @@ public final class Gateway: Sendable {
         }
         engine = IdempotencyEngine(
             configuration: configuration.engineConfiguration, store: store, next: RequestIDForwarding(next: next),
-            logger: Logger(label: "idempotency-gateway.engine"))
-        var accessLogger = Logger(label: "idempotency-gateway.access")
-        accessLogger.logLevel = logger.logLevel
+            logger: partLogger("idempotency-gateway.engine"))
+        let accessLogger = partLogger("idempotency-gateway.access")
         let front = RequestLogger(engine: engine, logger: accessLogger, inFlight: GatewayMetrics.requestsInFlight)
         server = HTTPServer(
             configuration: try configuration.serverConfiguration(listen: configuration.listen), handler: front,
@@ -99,7 +117,7 @@ public final class Gateway: Sendable {
             admin = HTTPServer(
                 configuration: adminServer,
                 handler: AdminHandler(engine: engine, store: store, upstream: upstream, token: configuration.admin.token),
-                logger: Logger(label: "idempotency-gateway.admin"))
+                logger: partLogger("idempotency-gateway.admin"))
         } else {
             admin = nil
         }
@@ -113,9 +131,11 @@ public final class Gateway: Sendable {
             return stopped
         }
         if already { return }
+        // The whole shutdown keeps to the grace period (plus a second or two), even with a handler that never returns.
+        let deadline = ContinuousClock.now + configuration.server.shutdownGrace
         await server.shutdown(gracePeriod: configuration.server.shutdownGrace)
         await admin?.shutdown(gracePeriod: .seconds(1))
-        await engine.shutdown()
+        await engine.shutdown(waitingAtMost: max(.zero, deadline - ContinuousClock.now))
         upstream?.close()
         await store.close()
     }

@@ -85,8 +85,50 @@ struct EngineUpstreamTests {
         #expect(harness.backend.callCount == 2)
     }
 
-    @Test func unknownErrorsAreTreatedLikeFailed() async {
-        let harness = Harness(backend: TestBackend { _, _ in throw SomeBackendError() })
+    @Test func aThrownErrorIsA500LikeAReturnedOne() async {
+        // HTTPHandler's contract: a thrown error is a 500, released by default like any 5xx.
+        let harness = Harness(backend: TestBackend { call, _ in
+            if call == 1 { throw SomeBackendError() }
+            return TestBackend.created("order-\(call)")
+        })
+        let (response, outcome) = await harness.send()
+        #expect(response.head.status == .internalServerError)
+        #expect(response.header(.contentType) == "application/problem+json")
+        #expect(outcome == .released)
+        #expect(await harness.send().1 == .forwarded)
+        #expect(harness.backend.callCount == 2)
+        // Without a key too (not 502).
+        let plain = Harness(backend: TestBackend { _, _ in throw SomeBackendError() })
+        #expect(await plain.send(makeRequest(key: nil)).0.head.status == .internalServerError)
+    }
+
+    @Test func aThrownErrorIsStoredWhen5xxAreStored() async {
+        var configuration = IdempotencyConfiguration()
+        configuration.store5xx = true
+        let harness = Harness(configuration: configuration, backend: TestBackend { _, _ in throw SomeBackendError() })
+        #expect(await harness.send().0.head.status == .internalServerError)
+        #expect(await harness.send().1 == .replayed)
+        #expect(harness.backend.callCount == 1)
+    }
+
+    struct Teapot: HTTPResponseError {
+        var response: GatewayResponse { GatewayResponse(status: HTTPResponse.Status(code: 418), body: Array("tea".utf8)) }
+    }
+
+    @Test func aThrownHTTPResponseErrorIsItsResponseAndIsStored() async {
+        let harness = Harness(backend: TestBackend { _, _ in throw Teapot() })
+        let (first, outcome) = await harness.send()
+        #expect(first.head.status.code == 418)
+        #expect(outcome == .forwarded)
+        let (replay, again) = await harness.send()
+        #expect(again == .replayed)
+        #expect(replay.bodyString == "tea")
+        #expect(harness.backend.callCount == 1)
+    }
+
+    @Test func failedKeepsTheKeyInFlight() async {
+        // The way for a handler to say "I may have acted": UpstreamError.failed.
+        let harness = Harness(backend: TestBackend { _, _ in throw UpstreamError.failed("half done") })
         let (response, outcome) = await harness.send()
         #expect(response.head.status == .badGateway)
         #expect(outcome == .forwarded)

@@ -38,9 +38,12 @@ struct AdminHandler: HTTPHandler {
             fields[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return GatewayResponse(status: .ok, headerFields: fields, body: GatewayMetrics.exposition())
         case (_, _) where path.hasPrefix("/keys/"):
-            guard let key = Self.percentDecoded(String(path.dropFirst("/keys/".count))), !key.isEmpty else {
+            guard let decoded = Self.percentDecoded(String(path.dropFirst("/keys/".count))), !decoded.isEmpty else {
                 return ProblemDetails.response(status: 400, detail: "The key in the path is not valid percent-encoding.")
             }
+            // The key as a client sends it: `"pay-9"` (the sf-string form) names the same record as `pay-9`.
+            let key =
+                decoded.hasPrefix("\"") ? (try? IdempotencyKey.parse(decoded, maxLength: Int.max))?.value ?? decoded : decoded
             let recordKey = RecordKey(scope: query["scope"] ?? "", key: key)
             switch request.head.method {
             case .get: return try await show(recordKey, includeBody: query["body"] == "true")

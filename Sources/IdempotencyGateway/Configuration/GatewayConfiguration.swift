@@ -27,6 +27,17 @@ public struct GatewayConfiguration: Sendable, Equatable {
     /// The built-in defaults.
     public init() {}
 
+    /// The defaults for a gateway embedded in a test suite: the client listener on a free loopback port
+    /// (``Gateway/port`` tells which), no admin listener, and an in-memory store, so tests neither collide on ports
+    /// nor leave a database file behind. Everything else is as in ``init()``.
+    public static var embedded: GatewayConfiguration {
+        var configuration = GatewayConfiguration()
+        configuration.listen = HostPort(host: "127.0.0.1", port: 0)
+        configuration.admin.listen = nil
+        configuration.store.path = ":memory:"
+        return configuration
+    }
+
     /// `admin.*`
     public struct AdminSettings: Sendable, Equatable {
         /// `admin.listen`: the admin listener address, or `nil` for `off`. Default `127.0.0.1:9090`.

@@ -82,6 +82,9 @@ struct AdminEndpointTests {
             #expect(headers.contains(["Location", "/orders/1"]))
             #expect(!headers.contains { $0.first == "Set-Cookie" })
 
+            // The sf-string form, as the client sent it, names the same record.
+            #expect(try await admin("/keys/%22\(encoded)%22?scope=\(scope)", gateway: gateway).status == 200)
+
             let withBody = try await admin("/keys/\(encoded)?scope=\(scope)&body=true", gateway: gateway)
             #expect(withBody.json["body"] as? String == #"{"order":1,"bytes":13}"#)
 

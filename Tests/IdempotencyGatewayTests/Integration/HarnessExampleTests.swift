@@ -11,12 +11,9 @@ actor CallCounter {
 
 @Test("a retried POST with the same Idempotency-Key runs the backend once")
 func retriedPostRunsTheBackendOnce() async throws {
-    var configuration = GatewayConfiguration()
-    configuration.listen = HostPort(host: "127.0.0.1", port: 0)  // any free port
-    configuration.admin.listen = nil
-    configuration.store.path = ":memory:"
     let calls = CallCounter()
-    let gateway = try await Gateway.start(configuration: configuration) { request in
+    // A free loopback port, no admin listener, an in-memory store.
+    let gateway = try await Gateway.start(configuration: .embedded) { request in
         await calls.increment()
         return GatewayResponse(status: .created, body: Array("order 1".utf8))
     }
