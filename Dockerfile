@@ -34,9 +34,12 @@ EXPOSE 8080 9090
 # The admin listener must be reachable inside the container for the health check; bind both listeners to all
 # interfaces. A non-loopback admin address requires a token: set GATEWAY_ADMIN_TOKEN at `docker run`, or pass
 # --admin-listen 127.0.0.1:9090 to keep it private to the container.
+# MALLOC_MMAP_THRESHOLD_: buffers over 128 KiB (large bodies) go back to the system when freed, so a burst of large
+# bodies does not stay in the container's resident memory (glibc's adaptive threshold would keep them).
 ENV GATEWAY_LISTEN=0.0.0.0:8080 \
     GATEWAY_ADMIN_LISTEN=127.0.0.1:9090 \
-    GATEWAY_STORE_PATH=/data/idempotency.sqlite
+    GATEWAY_STORE_PATH=/data/idempotency.sqlite \
+    MALLOC_MMAP_THRESHOLD_=131072
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
     CMD curl -fsS http://127.0.0.1:9090/healthz || exit 1
 ENTRYPOINT ["/app/idempotency-gateway"]

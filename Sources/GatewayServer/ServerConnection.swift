@@ -50,10 +50,12 @@ final class ServerConnection: Sendable {
         var decoder = HTTPRequestDecoder(limits: configuration.limits)
         var output: [UInt8] = []
         let connectionInfo = ConnectionInfo(remoteAddress: socket.peer?.host ?? "")
+        var first = true
         while true {
             // Bound straight to a `var` (no second binding holding the same header fields, which would make the
             // handler's first edit copy them).
-            guard case (var head, let body, let streamed)? = await readRequest(&decoder) else { return }
+            guard case (var head, let body, let streamed)? = await readRequest(&decoder, first: first) else { return }
+            first = false
             var info = connectionInfo
             info.version = head.version
             // The handler's request becomes the only owner of the header fields (built in the call, and taken out
@@ -138,7 +140,11 @@ final class ServerConnection: Sendable {
     /// `Content-Length` is over ``ServerConfiguration/streamBodiesOver`` (decided at the head, before any
     /// `100 Continue`), or it is chunked (RFC 9112 §7.1) and grows past that size (a smaller one is buffered
     /// exactly as before).
-    private func readRequest(_ decoder: inout HTTPRequestDecoder) async -> (RequestHead, [UInt8], streamed: Bool)? {
+    /// - Parameter first: the connection's first request: a client that connects and sends nothing is held only for
+    ///   the header timeout (when shorter than the idle timeout), not for a whole keep-alive idle time.
+    private func readRequest(
+        _ decoder: inout HTTPRequestDecoder, first: Bool
+    ) async -> (RequestHead, [UInt8], streamed: Bool)? {
         var head: RequestHead?
         var body: [UInt8] = []
         var sentContinue = false
@@ -158,7 +164,8 @@ final class ServerConnection: Sendable {
                             if length > configuration.streamBodiesOver, handler.acceptsStreamedBody(for: parsed.request) {
                                 return (parsed, [], true)
                             }
-                            body.reserveCapacity(length)
+                            // Not all of it up front: a head alone must not reserve up to max-body-bytes.
+                            body.reserveCapacity(min(length, 64 * 1024))
                         } else if parsed.framing == .chunked {
                             streamable = handler.acceptsStreamedBody(for: parsed.request)
                         }
@@ -187,7 +194,10 @@ final class ServerConnection: Sendable {
                 deadline = .now + configuration.bodyTimeout
             } else if waitingForNewRequest {
                 if !markIdle() { return nil }
-                if idleDeadline == nil { idleDeadline = .now + configuration.idleTimeout }
+                if idleDeadline == nil {
+                    let limit = first ? min(configuration.headerTimeout, configuration.idleTimeout) : configuration.idleTimeout
+                    idleDeadline = .now + limit
+                }
                 deadline = idleDeadline!
                 // A read returns whatever is there before it looks at its deadline: a client that never stops
                 // sending empty lines is cut off here.

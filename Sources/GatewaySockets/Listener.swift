@@ -23,7 +23,8 @@ public final class Listener: Sendable {
         self.socket = socket
         self.address = socket.localAddress() ?? address
         let source = DispatchSource.makeReadSource(fileDescriptor: socket.descriptor, queue: queue)
-        source.setEventHandler {
+        // Weak: the handler belongs to the source (a strong capture would be a cycle).
+        source.setEventHandler { [weak paused = source as? DispatchSource] in
             // Drain the accept queue: one readiness event may stand for many connections.
             while true {
                 switch Result(catching: { () throws(SocketError) in try socket.accept() }) {
@@ -31,9 +32,11 @@ public final class Listener: Sendable {
                 case .success(.wouldBlock): return
                 case .failure(let error):
                     // EMFILE/ENFILE/ECONNABORTED…: give up on this round; the source fires again.
-                    if case .system(_, let code) = error, code == EMFILE || code == ENFILE {
-                        // Out of descriptors: back off briefly instead of spinning on a readable listener.
-                        usleep(1000)
+                    if case .system(_, let code) = error, code == EMFILE || code == ENFILE, let paused {
+                        // Out of descriptors: stop watching the listener for 50 ms instead of spinning on it (the
+                        // pending connections wait in the backlog meanwhile).
+                        paused.suspend()
+                        queue.asyncAfter(deadline: .now() + .milliseconds(50)) { paused.resume() }
                     }
                     return
                 }

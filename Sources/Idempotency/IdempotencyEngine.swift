@@ -89,6 +89,8 @@ public final class IdempotencyEngine: HTTPHandler {
     private let scopeHasher: ScopeHasher
     private let metrics: IdempotencyMetrics
     private let inFlight = Atomic<Int>(0)
+    /// Records swept since the Bloom filter was last rebuilt.
+    private let deletedSinceRebuild = Atomic<Int>(0)
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
     /// Responses the client got whose storing failed, retried in the background (bounded).
     private let unstored = UnstoredResponses()
@@ -161,11 +163,19 @@ public final class IdempotencyEngine: HTTPHandler {
         while inFlightCount > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
+        if inFlightCount > 0 {
+            logger.warning(
+                "upstream exchanges still running at shutdown; their keys stay in flight until their leases end",
+                metadata: ["count": "\(inFlightCount)"])
+        }
         await unstored.stop()
     }
 
     /// Deletes expired records in batches of ``IdempotencyConfiguration/sweepBatch``, yielding between batches,
-    /// and rebuilds the Bloom filter when something was deleted. Returns how many records were deleted.
+    /// and rebuilds the Bloom filter once the records deleted since its last rebuild reach a tenth of
+    /// ``IdempotencyConfiguration/bloomExpectedKeys``: a rebuild reads every key in the store (about a second per
+    /// million), while a deleted key left in the filter only costs a store lookup when it comes back (a false
+    /// positive). Returns how many records were deleted.
     @discardableResult
     public func sweepExpired() async -> Int {
         var total = 0
@@ -187,6 +197,9 @@ public final class IdempotencyEngine: HTTPHandler {
         if total > 0 {
             metrics.swept.increment(by: Int64(total))
             logger.debug("idempotency sweep deleted expired records", metadata: ["count": "\(total)"])
+            let stale = deletedSinceRebuild.wrappingAdd(total, ordering: .relaxed).newValue
+            guard stale >= max(1, configuration.bloomExpectedKeys / 10) else { return total }
+            deletedSinceRebuild.store(0, ordering: .relaxed)
             do { try await rebuildBloomFilter() } catch {
                 logger.warning("Bloom filter rebuild failed", metadata: ["error": "\(error)"])
             }

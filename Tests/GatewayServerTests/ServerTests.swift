@@ -161,6 +161,22 @@ struct ServerTests {
         }
     }
 
+    @Test func aNewConnectionThatSendsNothingGetsOnlyTheHeaderTimeout() async throws {
+        // Not a whole keep-alive idle time: silent connections would otherwise hold every slot.
+        try await withServer(helloHandler, configure: {
+            $0.headerTimeout = .milliseconds(300)
+            $0.idleTimeout = .seconds(60)
+        }) { _, port in
+            let silent = try await TestClient.connect(port: port)
+            #expect(await silent.isClosedByPeer(within: .seconds(10)))
+            // Between requests the idle timeout applies.
+            let client = try await TestClient.connect(port: port)
+            try await client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = try await client.readResponse()
+            #expect(!(await client.isClosedByPeer(within: .seconds(1))))
+        }
+    }
+
     @Test func emptyLinesDoNotKeepAConnectionOpen() async throws {
         // RFC 9112 §2.2 lets a server skip CRLFs before a request line; they must not restart the idle time.
         try await withServer(helloHandler, configure: { $0.idleTimeout = .milliseconds(600) }) { server, port in

@@ -28,7 +28,9 @@ struct EngineLifecycleTests {
 
     @Test func sweepDeletesExpiredRecordsInBatchesAndRebuildsTheBloomFilter() async throws {
         let store = TestKeyStore()
-        let harness = Harness(configuration: IdempotencyConfiguration(sweepBatch: 500), store: store)
+        // 1200 deletions reach a tenth of 10 000 expected keys: the filter is rebuilt.
+        let harness = Harness(
+            configuration: IdempotencyConfiguration(bloomExpectedKeys: 10_000, sweepBatch: 500), store: store)
         let now = harness.clock.now
         for i in 0..<1200 {
             store.insert(
@@ -52,6 +54,26 @@ struct EngineLifecycleTests {
         #expect(store.count == 1)
         #expect(harness.engine.bloomFilter.contains(RecordKey(scope: "", key: "live")))
         #expect(!harness.engine.bloomFilter.contains(RecordKey(scope: "", key: "old-7")))
+        #expect(store.calls("forEachKey") == 2, "at start and after the sweep")
+        await harness.engine.shutdown()
+    }
+
+    @Test func aSweepOfFewRecordsLeavesTheBloomFilterAsItIs() async throws {
+        // Rebuilding reads every key; a handful of deleted keys in the filter only cost a lookup each.
+        let store = TestKeyStore()
+        let harness = Harness(configuration: IdempotencyConfiguration(bloomExpectedKeys: 10_000), store: store)
+        let now = harness.clock.now
+        for i in 0..<50 {
+            store.insert(
+                IdempotencyRecord(
+                    key: RecordKey(scope: "", key: "old-\(i)"), state: .completed, fingerprint: [], owner: .random(),
+                    createdAt: now - 10, leaseExpiresAt: now - 10, expiresAt: now - 1, method: "POST", path: "/",
+                    response: StoredResponse(status: 200, fields: [], body: [])))
+        }
+        try await harness.engine.start()
+        #expect(await harness.engine.sweepExpired() == 50)
+        #expect(store.calls("forEachKey") == 1, "only at start")
+        #expect(harness.engine.bloomFilter.contains(RecordKey(scope: "", key: "old-7")))
         await harness.engine.shutdown()
     }
 

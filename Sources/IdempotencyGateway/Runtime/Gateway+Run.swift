@@ -11,6 +11,7 @@ extension Gateway {
     public static func run(configuration: GatewayConfiguration) async throws {
         var logger = Logger(label: "idempotency-gateway")
         logger.logLevel = configuration.log.level
+        ProcessLimits.raiseDescriptorLimit(for: configuration, logger: logger)
         // Take over SIGTERM/SIGINT before starting, so a signal during start-up also shuts down gracefully.
         let signals = TerminationSignals()
         let gateway = try await Gateway.start(configuration: configuration, logger: logger)
