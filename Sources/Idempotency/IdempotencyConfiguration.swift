@@ -65,6 +65,12 @@ public struct IdempotencyConfiguration: Sendable {
     /// `Idempotency-Degraded: true`, and a warning is logged (outcome `fail_open`).
     public var failOpen: Bool
 
+    /// The most upstream exchanges under a key running at once. An exchange can outlive its client (after a `504`,
+    /// or a client that went away it keeps running until its lease ends), so without a cap a slow upstream would
+    /// pile them up, each holding a connection. Beyond it a new key gets `503` with `Retry-After: 1`, before it is
+    /// claimed. Default 4096.
+    public var maxInFlight: Int
+
     /// How many keys the Bloom filter is sized for. Default 1,000,000.
     public var bloomExpectedKeys: Int
 
@@ -113,6 +119,7 @@ public struct IdempotencyConfiguration: Sendable {
         droppedResponseHeaders: [HTTPField.Name] = Self.defaultDroppedResponseHeaders,
         maxStoredResponseBytes: Int = 4 * 1024 * 1024,
         failOpen: Bool = false,
+        maxInFlight: Int = 4096,
         bloomExpectedKeys: Int = 1_000_000,
         bloomFalsePositiveRate: Double = 0.001,
         hotCacheBytes: Int = 64 * 1024 * 1024,
@@ -134,6 +141,7 @@ public struct IdempotencyConfiguration: Sendable {
         self.droppedResponseHeaders = droppedResponseHeaders
         self.maxStoredResponseBytes = maxStoredResponseBytes
         self.failOpen = failOpen
+        self.maxInFlight = maxInFlight
         self.bloomExpectedKeys = bloomExpectedKeys
         self.bloomFalsePositiveRate = bloomFalsePositiveRate
         self.hotCacheBytes = hotCacheBytes

@@ -343,6 +343,19 @@ public final class IdempotencyEngine: HTTPHandler {
         }
         let fingerprint = input.digest()
 
+        if inFlightCount >= configuration.maxInFlight {
+            // Before the claim: nothing is recorded, the client may retry with the same key.
+            var extra = HTTPFields()
+            extra[.retryAfter] = "1"
+            logger.warning("too many upstream exchanges in flight; answering 503", metadata: ["key": recordKey.logged])
+            return (
+                problem(
+                    .tooManyInFlight,
+                    "Too many requests are being processed; this one was not forwarded. "
+                        + "Retry with the same Idempotency-Key.",
+                    extraFields: extra),
+                .overloaded)
+        }
         let maybeSeen = bloomFilter.contains(recordKey)
         // Into the filter before the claim, so that a duplicate arriving while the claim commits is never told
         // "certainly absent" (a key that ends up unstored only costs a later false positive).

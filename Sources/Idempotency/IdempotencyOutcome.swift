@@ -18,6 +18,8 @@ public enum IdempotencyOutcome: String, Sendable, CaseIterable {
     case released
     /// `503`: the key store failed and the gateway failed closed.
     case storeError = "store_error"
+    /// `503`: ``IdempotencyConfiguration/maxInFlight`` upstream exchanges were running; nothing was claimed.
+    case overloaded
     /// Forwarded without idempotency: a method or route not covered, or no key where keys are optional.
     case passthrough
     /// Forwarded without idempotency because the store failed and fail-open is configured.

@@ -22,6 +22,8 @@ public struct Problem: Sendable, Equatable {
         case keyMismatch = "problem-key-mismatch"
         /// 503: the key store failed and the gateway fails closed.
         case storeUnavailable = "problem-store-unavailable"
+        /// 503: too many upstream exchanges under a key are running (``IdempotencyConfiguration/maxInFlight``).
+        case tooManyInFlight = "problem-too-many-in-flight"
         /// 502: the upstream could not be reached, or the exchange broke.
         case upstreamUnreachable = "problem-upstream-unreachable"
         /// 504: the upstream did not answer in time.
@@ -35,7 +37,7 @@ public struct Problem: Sendable, Equatable {
             case .missingKey, .invalidKey: .badRequest
             case .keyInFlight: .conflict
             case .keyMismatch: .unprocessableContent
-            case .storeUnavailable: .serviceUnavailable
+            case .storeUnavailable, .tooManyInFlight: .serviceUnavailable
             case .upstreamUnreachable: .badGateway
             case .upstreamTimeout: .gatewayTimeout
             }
@@ -48,6 +50,7 @@ public struct Problem: Sendable, Equatable {
             case .keyInFlight: "A request is outstanding for this Idempotency-Key"
             case .keyMismatch: "Idempotency-Key is already used"
             case .storeUnavailable: "Idempotency store unavailable"
+            case .tooManyInFlight: "Too many requests in flight"
             case .upstreamUnreachable: "Bad gateway"
             case .upstreamTimeout: "Gateway timeout"
             }

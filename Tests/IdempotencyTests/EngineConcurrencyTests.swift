@@ -157,3 +157,30 @@ struct EngineTakeoverPayloadTests {
         gate.open()
     }
 }
+
+@Suite("Engine: in-flight cap")
+struct EngineInFlightCapTests {
+    @Test func beyondMaxInFlightANewKeyGets503BeforeItIsClaimed() async {
+        var configuration = IdempotencyConfiguration()
+        configuration.maxInFlight = 2
+        let gate = Gate()
+        let harness = Harness(configuration: configuration, backend: TestBackend { call, _ in
+            await gate.wait()
+            return TestBackend.created("order-\(call)")
+        })
+        async let first = harness.send(makeRequest(key: "a"))
+        async let second = harness.send(makeRequest(key: "b"))
+        #expect(await waitUntil { harness.engine.inFlightCount == 2 })
+        let (refused, outcome) = await harness.send(makeRequest(key: "c"))
+        #expect(outcome == .overloaded)
+        #expect(refused.head.status == .serviceUnavailable)
+        #expect(refused.header(HTTPField.Name.retryAfter) == "1")
+        #expect(refused.bodyString.contains("problem-too-many-in-flight"))
+        #expect(harness.store.calls("claim") == 2, "the refused key was not claimed")
+        gate.open()
+        #expect(await first.1 == .forwarded)
+        #expect(await second.1 == .forwarded)
+        // Room again: the same key goes through.
+        #expect(await harness.send(makeRequest(key: "c")).1 == .forwarded)
+    }
+}

@@ -173,6 +173,7 @@ extension GatewayConfiguration {
         idempotency.maxStoredResponseBytes = values.size("idempotency.max-stored-response-bytes", minimum: 0)
             ?? idempotency.maxStoredResponseBytes
         idempotency.failOpen = values.bool("idempotency.fail-open") ?? idempotency.failOpen
+        idempotency.maxInFlight = values.count("idempotency.max-in-flight", minimum: 1) ?? idempotency.maxInFlight
         idempotency.droppedResponseHeaders = values.headerNames("idempotency.dropped-response-headers")
             ?? idempotency.droppedResponseHeaders
         idempotency.sweepInterval = values.duration("idempotency.sweep-interval", positive: true)

@@ -51,6 +51,7 @@ extension GatewayConfiguration {
         lines.append("  store-5xx: \(idem.store5xx)")
         lines.append("  max-stored-response-bytes: \(size(idem.maxStoredResponseBytes))")
         lines.append("  fail-open: \(idem.failOpen)")
+        lines.append("  max-in-flight: \(idem.maxInFlight)")
         lines.append("  dropped-response-headers: \(list(idem.droppedResponseHeaders))")
         lines.append("  sweep-interval: \(duration(idem.sweepInterval))")
         lines.append("  sweep-batch: \(idem.sweepBatch)")

@@ -33,6 +33,7 @@ extension GatewayConfiguration {
         }
         atLeast(idempotency.maxKeyLength, 1, "idempotency.max-key-length")
         atLeast(idempotency.sweepBatch, 1, "idempotency.sweep-batch")
+        atLeast(idempotency.maxInFlight, 1, "idempotency.max-in-flight")
         atLeast(server.maxConnections, 1, "server.max-connections")
         atLeast(server.maxRequestTarget, 1, "server.max-request-target")
         atLeast(server.maxHeaderBytes, 1, "server.max-header-bytes")

@@ -150,6 +150,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// `idempotency.fail-open`: when the store fails, forward without idempotency instead of answering 503.
         /// Default `false`.
         public var failOpen = false
+        /// `idempotency.max-in-flight`: the most upstream exchanges under a key at once (they can outlive their
+        /// clients until their leases end); beyond it a new key gets `503`. Default `4096`.
+        public var maxInFlight = 4096
         /// `idempotency.dropped-response-headers`: response headers never stored nor replayed.
         /// Default `[Set-Cookie]`.
         public var droppedResponseHeaders = ["Set-Cookie"]

@@ -64,6 +64,7 @@ extension GatewayConfiguration {
             droppedResponseHeaders: settings.droppedResponseHeaders.compactMap { HTTPField.Name($0) },
             maxStoredResponseBytes: settings.maxStoredResponseBytes,
             failOpen: settings.failOpen,
+            maxInFlight: settings.maxInFlight,
             bloomExpectedKeys: settings.bloom.expectedKeys,
             bloomFalsePositiveRate: settings.bloom.falsePositiveRate,
             hotCacheBytes: settings.hotCacheBytes,
