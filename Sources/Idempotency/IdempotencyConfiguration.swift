@@ -216,10 +216,12 @@ public struct IdempotencyConfiguration: Sendable {
     /// against the normalised path (``RoutePath``), so dot segments, doubled slashes and percent-encoded unreserved
     /// characters cannot step around a route's rules; `path` itself is not changed.
     public func route(for path: String) -> ResolvedRoute {
-        let normalized = RoutePath.normalized(path)
         var best: Route?
-        for route in routes where route.matches(normalizedPath: normalized) {
-            if best == nil || route.pathPrefix.utf8.count > best!.pathPrefix.utf8.count { best = route }
+        if !routes.isEmpty {  // no routes (the usual case): no need to normalise the path on every request
+            let normalized = RoutePath.normalized(path)
+            for route in routes where route.matches(normalizedPath: normalized) {
+                if best == nil || route.pathPrefix.utf8.count > best!.pathPrefix.utf8.count { best = route }
+            }
         }
         return ResolvedRoute(
             pathPrefix: best?.pathPrefix,
