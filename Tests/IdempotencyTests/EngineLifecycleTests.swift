@@ -26,24 +26,22 @@ struct EngineLifecycleTests {
         #expect(await harness.send().1 == .forwarded)
     }
 
+    /// A completed record for `key` (no scope) that expires at `expiresAt`, created 10 ms before it.
+    private func completed(_ key: String, expiresAt: Timestamp) -> IdempotencyRecord {
+        IdempotencyRecord(
+            key: RecordKey(scope: "", key: key), state: .completed, fingerprint: [], owner: .random(),
+            createdAt: expiresAt - 10, leaseExpiresAt: expiresAt - 10, expiresAt: expiresAt, method: "POST", path: "/",
+            response: StoredResponse(status: 200, fields: [], body: []))
+    }
+
     @Test func sweepDeletesExpiredRecordsInBatchesAndRebuildsTheBloomFilter() async throws {
         let store = TestKeyStore()
         // 1200 deletions reach a tenth of 10 000 expected keys: the filter is rebuilt.
         let harness = Harness(
             configuration: IdempotencyConfiguration(bloomExpectedKeys: 10_000, sweepBatch: 500), store: store)
         let now = harness.clock.now
-        for i in 0..<1200 {
-            store.insert(
-                IdempotencyRecord(
-                    key: RecordKey(scope: "", key: "old-\(i)"), state: .completed, fingerprint: [], owner: .random(),
-                    createdAt: now - 10, leaseExpiresAt: now - 10, expiresAt: now - 1, method: "POST", path: "/",
-                    response: StoredResponse(status: 200, fields: [], body: [])))
-        }
-        store.insert(
-            IdempotencyRecord(
-                key: RecordKey(scope: "", key: "live"), state: .completed, fingerprint: [], owner: .random(),
-                createdAt: now, leaseExpiresAt: now, expiresAt: now + 1000, method: "POST", path: "/",
-                response: StoredResponse(status: 200, fields: [], body: [])))
+        for i in 0..<1200 { store.insert(completed("old-\(i)", expiresAt: now - 1)) }
+        store.insert(completed("live", expiresAt: now + 1000))
         try await harness.engine.start()
         #expect(harness.engine.bloomFilter.contains(RecordKey(scope: "", key: "old-7")))
         #expect(harness.engine.bloomFilter.contains(RecordKey(scope: "", key: "live")))
@@ -63,13 +61,7 @@ struct EngineLifecycleTests {
         let store = TestKeyStore()
         let harness = Harness(configuration: IdempotencyConfiguration(bloomExpectedKeys: 10_000), store: store)
         let now = harness.clock.now
-        for i in 0..<50 {
-            store.insert(
-                IdempotencyRecord(
-                    key: RecordKey(scope: "", key: "old-\(i)"), state: .completed, fingerprint: [], owner: .random(),
-                    createdAt: now - 10, leaseExpiresAt: now - 10, expiresAt: now - 1, method: "POST", path: "/",
-                    response: StoredResponse(status: 200, fields: [], body: [])))
-        }
+        for i in 0..<50 { store.insert(completed("old-\(i)", expiresAt: now - 1)) }
         try await harness.engine.start()
         #expect(await harness.engine.sweepExpired() == 50)
         #expect(store.calls("forEachKey") == 1, "only at start")
