@@ -70,7 +70,13 @@ public struct GatewayRequest: Sendable {
 /// ``GatewayRequest/allowsStreamedResponse``), read from the stream as it is written: with `Content-Length` when
 /// the stream knows its length, else chunked to an HTTP/1.1 client and close-delimited to an HTTP/1.0 one.
 public struct GatewayResponse: Sendable {
-    public var head: HTTPResponse
+    public var head: HTTPResponse {
+        didSet { encodedHead = nil }  // no longer what `head` says
+    }
+    /// `head`'s status line (after the version) and fields, already encoded
+    /// (``HTTPEncoder/encodeStatusAndFields(_:)``): the server writes these bytes instead of encoding `head` again.
+    /// Set for replays, whose head is the same on every send; any change to `head` clears it.
+    package var encodedHead: [UInt8]?
     /// Fields the server writes after ``head``'s: for the gateway's outermost handler to add its own
     /// (`X-Request-Id`, and the server's `Date`) to a response whose fields are shared, as a replay's are with the
     /// hot cache, without copying them all. A name here is not also in `head.headerFields`. Not recorded for

@@ -17,9 +17,35 @@ public enum HTTPEncoder {
     /// - Parameter appendedFields: fields written after the response's own (``GatewayResponse/appendedFields``).
     public static func encodeResponseHead(
         _ response: HTTPResponse, version: HTTPVersion, contentLength: Int?, chunked: Bool, keepAlive: Bool,
-        appendedFields: HTTPFields = HTTPFields(), into buffer: inout [UInt8]
+        appendedFields: HTTPFields = HTTPFields(), encoded: [UInt8]? = nil, into buffer: inout [UInt8]
     ) {
         buffer.append(contentsOf: version == .http1_0 ? "HTTP/1.0 ".utf8 : "HTTP/1.1 ".utf8)
+        if let encoded {
+            buffer.append(contentsOf: encoded)
+        } else {
+            appendStatusAndFields(response, into: &buffer)
+        }
+        if !appendedFields.isEmpty { appendFields(appendedFields, dropHost: false, into: &buffer) }
+        appendFraming(contentLength: contentLength, chunked: chunked, into: &buffer)
+        if !keepAlive {
+            buffer.append(contentsOf: "Connection: close\r\n".utf8)
+        } else if version == .http1_0 {
+            buffer.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+        }
+        appendCRLF(&buffer)
+    }
+
+    /// The part of a response head that depends on the response alone: the status line after the version
+    /// (`200 OK` CRLF) and the header fields without framing and `Connection`. `encodeResponseHead` writes these
+    /// bytes, when given them as `encoded`, in place of encoding the response.
+    public static func encodeStatusAndFields(_ response: HTTPResponse) -> [UInt8] {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(256)
+        appendStatusAndFields(response, into: &buffer)
+        return buffer
+    }
+
+    private static func appendStatusAndFields(_ response: HTTPResponse, into buffer: inout [UInt8]) {
         let code = response.status.code
         buffer.append(UInt8(truncatingIfNeeded: 0x30 + code / 100 % 10))
         buffer.append(UInt8(truncatingIfNeeded: 0x30 + code / 10 % 10))
@@ -36,14 +62,6 @@ public enum HTTPEncoder {
         }
         appendCRLF(&buffer)
         appendFields(response.headerFields, dropHost: false, into: &buffer)
-        if !appendedFields.isEmpty { appendFields(appendedFields, dropHost: false, into: &buffer) }
-        appendFraming(contentLength: contentLength, chunked: chunked, into: &buffer)
-        if !keepAlive {
-            buffer.append(contentsOf: "Connection: close\r\n".utf8)
-        } else if version == .http1_0 {
-            buffer.append(contentsOf: "Connection: keep-alive\r\n".utf8)
-        }
-        appendCRLF(&buffer)
     }
 
     /// Request line (origin-form: the request's path, "/" if none) + `Host` (from `authority`) + fields

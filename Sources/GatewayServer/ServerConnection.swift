@@ -241,7 +241,7 @@ final class ServerConnection: Sendable {
         var buffer: [UInt8] = []
         HTTPEncoder.encodeResponseHead(
             response.head, version: .http1_1, contentLength: response.body.count, chunked: false, keepAlive: false,
-            appendedFields: response.appendedFields, into: &buffer)
+            appendedFields: response.appendedFields, encoded: response.encodedHead, into: &buffer)
         if !isHead { buffer.append(contentsOf: response.body) }
         try? await socket.write(buffer, stallTimeout: configuration.writeTimeout)
         socket.shutdownWrite()
@@ -298,7 +298,7 @@ final class ServerConnection: Sendable {
         Self.addDate(to: &response)
         HTTPEncoder.encodeResponseHead(
             response.head, version: head.version, contentLength: contentLength, chunked: false, keepAlive: keepAlive,
-            appendedFields: response.appendedFields, into: &buffer)
+            appendedFields: response.appendedFields, encoded: response.encodedHead, into: &buffer)
         let stall = configuration.writeTimeout
         if sendBody, response.body.count <= 65536 {
             buffer.append(contentsOf: response.body)
@@ -330,7 +330,8 @@ final class ServerConnection: Sendable {
             let contentLength = bodyless ? nil : Self.headLength(of: response.head, otherwise: stream.length)
             HTTPEncoder.encodeResponseHead(
                 response.head, version: head.version, contentLength: contentLength, chunked: false,
-                keepAlive: keepAlive, appendedFields: response.appendedFields, into: &buffer)
+                keepAlive: keepAlive, appendedFields: response.appendedFields, encoded: response.encodedHead,
+                into: &buffer)
             try await socket.write(buffer, stallTimeout: stall)
             return keepAlive
         }
@@ -339,7 +340,7 @@ final class ServerConnection: Sendable {
         let keepAlive = keepAlive && (length != nil || chunked)
         HTTPEncoder.encodeResponseHead(
             response.head, version: head.version, contentLength: length, chunked: chunked, keepAlive: keepAlive,
-            appendedFields: response.appendedFields, into: &buffer)
+            appendedFields: response.appendedFields, encoded: response.encodedHead, into: &buffer)
         do {
             try await socket.write(buffer, stallTimeout: stall)
             var sent = 0

@@ -83,7 +83,10 @@ struct ResponseRecorder: Sendable {
         fields[IdempotencyHeaders.idempotentReplayed] = "true"
         let code = (100...999).contains(stored.status) ? stored.status : 500
         let status = HTTPResponse.Status(code: code, reasonPhrase: ReasonPhrase.standard(for: code))
-        return GatewayResponse(status: status, headerFields: fields, body: omitted ? [] : stored.body)
+        var replay = GatewayResponse(status: status, headerFields: fields, body: omitted ? [] : stored.body)
+        // Encoded once: every send of this replay writes the same status line and fields.
+        replay.encodedHead = HTTPEncoder.encodeStatusAndFields(replay.head)
+        return replay
     }
 }
 

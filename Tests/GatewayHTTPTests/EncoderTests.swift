@@ -6,6 +6,33 @@ private func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8
 
 @Suite("Encoder")
 struct EncoderTests {
+    @Test("A pre-encoded status line and fields give the same head, and any change to the head drops them")
+    func preEncodedHead() {
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        fields[.contentLength] = "12"
+        fields.append(HTTPField(name: HTTPField.Name("X-Multi")!, value: "1"))
+        var response = GatewayResponse(status: .created, headerFields: fields, body: Array("{}".utf8))
+        response.encodedHead = HTTPEncoder.encodeStatusAndFields(response.head)
+        var appended = HTTPFields()
+        appended[HTTPField.Name("X-Request-Id")!] = "abc"
+        for version in [HTTPVersion.http1_1, .http1_0] {
+            for keepAlive in [true, false] {
+                var plain: [UInt8] = []
+                var fast: [UInt8] = []
+                HTTPEncoder.encodeResponseHead(
+                    response.head, version: version, contentLength: 2, chunked: false, keepAlive: keepAlive,
+                    appendedFields: appended, into: &plain)
+                HTTPEncoder.encodeResponseHead(
+                    response.head, version: version, contentLength: 2, chunked: false, keepAlive: keepAlive,
+                    appendedFields: appended, encoded: response.encodedHead, into: &fast)
+                #expect(fast == plain)
+            }
+        }
+        response.head.headerFields[.contentType] = "text/plain"
+        #expect(response.encodedHead == nil)
+    }
+
     @Test("Response head: status line, fields, recomputed framing")
     func responseHead() {
         var fields = HTTPFields()
