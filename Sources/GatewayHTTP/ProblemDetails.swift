@@ -15,7 +15,7 @@ public enum ProblemDetails {
     }
 
     /// The JSON body: `about:blank`, the status phrase as `title` (RFC 9457 §4.2.1), `status` and `detail`.
-    public static func body(status: Int, detail: String) -> [UInt8] {
+    private static func body(status: Int, detail: String) -> [UInt8] {
         let phrase = ReasonPhrase.standard(for: status)
         let title = phrase.isEmpty ? "HTTP \(status)" : phrase
         let body =

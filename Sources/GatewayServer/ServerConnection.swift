@@ -154,6 +154,8 @@ final class ServerConnection: Sendable {
         // §2.2) and leave the connection idle, but they do not extend its idle time (a client sending one CRLF
         // now and then would otherwise hold a connection forever).
         var idleDeadline: ContinuousClock.Instant?
+        // Whether the request being read is a HEAD, whose error answer has no body (RFC 9110 §9.3.2).
+        func answersHEAD() -> Bool { head.map { $0.request.method == .head } ?? decoder.headBeingDecodedIsHEAD }
         while true {
             do throws(HTTPParseError) {
                 while let event = try decoder.next() {
@@ -177,8 +179,7 @@ final class ServerConnection: Sendable {
                     }
                 }
             } catch {
-                let isHead = head.map { $0.request.method == .head } ?? decoder.headBeingDecodedIsHEAD
-                await fail(status: error.status, detail: error.reason, isHead: isHead)
+                await fail(status: error.status, detail: error.reason, isHead: answersHEAD())
                 return nil
             }
             // RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` waits for this before the body.
@@ -195,8 +196,8 @@ final class ServerConnection: Sendable {
             } else if waitingForNewRequest {
                 if !markIdle() { return nil }
                 if idleDeadline == nil {
-                    let limit = first ? min(configuration.headerTimeout, configuration.idleTimeout) : configuration.idleTimeout
-                    idleDeadline = .now + limit
+                    let idle = configuration.idleTimeout
+                    idleDeadline = .now + (first ? min(configuration.headerTimeout, idle) : idle)
                 }
                 deadline = idleDeadline!
                 // A read returns whatever is there before it looks at its deadline: a client that never stops
@@ -216,9 +217,7 @@ final class ServerConnection: Sendable {
             } catch .timeout {
                 if !waitingForNewRequest {
                     let detail = head == nil ? "The request header took too long." : "The request body stalled."
-                    await fail(
-                        status: 408, detail: detail,
-                        isHead: head.map { $0.request.method == .head } ?? decoder.headBeingDecodedIsHEAD)
+                    await fail(status: 408, detail: detail, isHead: answersHEAD())
                 }
                 return nil
             } catch {
@@ -241,7 +240,7 @@ final class ServerConnection: Sendable {
         var buffer: [UInt8] = []
         HTTPEncoder.encodeResponseHead(
             response.head, version: .http1_1, contentLength: response.body.count, chunked: false, keepAlive: false,
-            appendedFields: response.appendedFields, encoded: response.encodedHead, into: &buffer)
+            appendedFields: response.appendedFields, into: &buffer)
         if !isHead { buffer.append(contentsOf: response.body) }
         try? await socket.write(buffer, stallTimeout: configuration.writeTimeout)
         socket.shutdownWrite()

@@ -76,6 +76,12 @@ public struct IdempotencyKey: Sendable, Hashable, CustomStringConvertible {
         return try parse(value, maxLength: maxLength)
     }
 
+    /// The key a field value names when it is valid, else the value as sent: what logs hash and what the admin API
+    /// looks up, so that `abc` and `"abc"` name the same record there too.
+    public static func value(of fieldValue: String) -> String {
+        (try? parse(fieldValue, maxLength: Int.max))?.value ?? fieldValue
+    }
+
     /// Parses one field value.
     public static func parse(_ fieldValue: String, maxLength: Int = 255) throws(Failure) -> IdempotencyKey {
         // Read from the value's own bytes, not a copy (a field value is a native, contiguous string).

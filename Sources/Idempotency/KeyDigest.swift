@@ -6,7 +6,7 @@ import Logging
 /// their lines for one key correlate.
 public enum KeyDigest {
     /// `k:` and 16 hex digits of FNV-1a 64 over the key's UTF-8: not for security, only to correlate log lines.
-    public static func short(_ key: some StringProtocol) -> String {
+    public static func short(_ key: String) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in key.utf8 {
             hash ^= UInt64(byte)

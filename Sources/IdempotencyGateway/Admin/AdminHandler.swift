@@ -42,8 +42,7 @@ struct AdminHandler: HTTPHandler {
                 return ProblemDetails.response(status: 400, detail: "The key in the path is not valid percent-encoding.")
             }
             // The key as a client sends it: `"pay-9"` (the sf-string form) names the same record as `pay-9`.
-            let key =
-                decoded.hasPrefix("\"") ? (try? IdempotencyKey.parse(decoded, maxLength: Int.max))?.value ?? decoded : decoded
+            let key = IdempotencyKey.value(of: decoded)
             let recordKey = RecordKey(scope: query["scope"] ?? "", key: key)
             switch request.head.method {
             case .get: return try await show(recordKey, includeBody: query["body"] == "true")

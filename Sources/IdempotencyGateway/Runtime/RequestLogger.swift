@@ -70,17 +70,7 @@ struct RequestLogger: HTTPHandler {
     /// The digest of the key's value (`abc` and `"abc"` hash alike, as in the engine's own log lines); an invalid
     /// value is hashed as sent.
     static func keyDigest(_ fieldValue: String) -> String {
-        // The common shapes without building the key: a bare token, or a quoted string without escapes.
-        var bytes = Substring(fieldValue).utf8
-        while bytes.first == 0x20 || bytes.first == 0x09 { bytes.removeFirst() }
-        while bytes.last == 0x20 || bytes.last == 0x09 { bytes.removeLast() }
-        if bytes.count >= 2, bytes.first == 0x22, bytes.last == 0x22 {
-            let inner = bytes.dropFirst().dropLast()
-            if !inner.contains(0x5C), !inner.contains(0x22) { return KeyDigest.short(Substring(inner)) }
-        } else if !bytes.contains(0x22) {
-            return KeyDigest.short(Substring(bytes))
-        }
-        return KeyDigest.short((try? IdempotencyKey.parse(fieldValue, maxLength: Int.max))?.value ?? fieldValue)
+        KeyDigest.short(IdempotencyKey.value(of: fieldValue))
     }
 
     /// A client's `X-Request-Id` is kept when it is short visible ASCII; otherwise a new one is made.
