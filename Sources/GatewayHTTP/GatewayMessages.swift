@@ -47,6 +47,9 @@ public struct GatewayRequest: Sendable {
     /// The request id the gateway's outermost handler gave the request, put in its `X-Request-Id` field only when it
     /// is forwarded (a replay never is, and then nothing edits its fields).
     package var requestID: String?
+    /// The share of the server's ``BufferedBodyBudget`` that ``body`` holds, given back when the last copy of this
+    /// request is gone (so a body kept by an upstream exchange that outlives its client still counts).
+    package var bodyReservation: BufferedBodyBudget.Reservation?
 
     public init(
         head: HTTPRequest, body: [UInt8] = [], connection: ConnectionInfo = ConnectionInfo(),

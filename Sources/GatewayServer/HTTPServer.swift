@@ -17,6 +17,8 @@ public final class HTTPServer: Sendable {
     /// Set once shutdown begins (under the state's lock, so no connection is accepted after it); connections read it
     /// after every response (an atomic, so that reading it takes no lock and no reference to the server).
     private let shuttingDown = ShutdownFlag()
+    /// Request-body bytes held in memory, over all connections (``ServerConfiguration/maxBufferedBodyBytes``).
+    public let bufferedBodies: BufferedBodyBudget
 
     private struct State {
         var listener: Listener?
@@ -33,6 +35,7 @@ public final class HTTPServer: Sendable {
         self.handler = handler
         self.logger = logger
         self.loops = loops
+        self.bufferedBodies = BufferedBodyBudget(limit: configuration.maxBufferedBodyBytes)
     }
 
     /// Binds, listens and starts accepting.
@@ -96,7 +99,7 @@ public final class HTTPServer: Sendable {
             guard !shuttingDown.isSet, state.connections.count < configuration.maxConnections else { return nil }
             let connection = ServerConnection(
                 socket: AsyncSocket(socket: socket, peer: peer, loop: loop), shuttingDown: shuttingDown,
-                handler: handler, configuration: configuration, logger: logger
+                handler: handler, configuration: configuration, bodyBudget: bufferedBodies, logger: logger
             )
             state.connections[ObjectIdentifier(connection)] = connection
             return connection

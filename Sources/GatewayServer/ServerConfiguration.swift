@@ -22,6 +22,10 @@ public struct ServerConfiguration: Sendable {
     public var streamBodiesOver: Int
     /// Connections beyond this are answered `503` with `Retry-After: 1` and closed.
     public var maxConnections: Int
+    /// The most request-body bytes buffered in memory at once, over all connections (``BufferedBodyBudget``). A
+    /// request whose buffered body would go past it is answered `503` with `Retry-After: 1` before it reaches the
+    /// handler (so nothing is forwarded), and the connection closes. Streamed bodies do not count. Default 512 MiB.
+    public var maxBufferedBodyBytes: Int
     /// `listen(2)` backlog.
     public var backlog: Int32
 
@@ -34,7 +38,8 @@ public struct ServerConfiguration: Sendable {
         writeTimeout: Duration = .seconds(30),
         maxConnections: Int = 4096,
         backlog: Int32 = 1024,
-        streamBodiesOver: Int = 64 * 1024
+        streamBodiesOver: Int = 64 * 1024,
+        maxBufferedBodyBytes: Int = 512 * 1024 * 1024
     ) {
         self.address = address
         self.limits = limits
@@ -45,5 +50,6 @@ public struct ServerConfiguration: Sendable {
         self.maxConnections = maxConnections
         self.backlog = backlog
         self.streamBodiesOver = streamBodiesOver
+        self.maxBufferedBodyBytes = maxBufferedBodyBytes
     }
 }

@@ -16,6 +16,7 @@ final class ServerConnection: Sendable {
     private let shuttingDown: ShutdownFlag
     private let handler: any HTTPHandler
     private let configuration: ServerConfiguration
+    private let bodyBudget: BufferedBodyBudget
     private let logger: Logger
     /// True while the connection waits for the first byte of a new request (it may be closed at shutdown).
     private let idle = Mutex(false)
@@ -24,8 +25,9 @@ final class ServerConnection: Sendable {
 
     init(
         socket: AsyncSocket, shuttingDown: ShutdownFlag, handler: any HTTPHandler, configuration: ServerConfiguration,
-        logger: Logger
+        bodyBudget: BufferedBodyBudget, logger: Logger
     ) {
+        self.bodyBudget = bodyBudget
         self.socket = socket
         self.shuttingDown = shuttingDown
         self.handler = handler
@@ -54,7 +56,8 @@ final class ServerConnection: Sendable {
         while true {
             // Bound straight to a `var` (no second binding holding the same header fields, which would make the
             // handler's first edit copy them).
-            guard case (var head, let body, let streamed)? = await readRequest(&decoder, first: first) else { return }
+            guard case (var head, let body, let streamed, let reservation)? = await readRequest(&decoder, first: first)
+            else { return }
             first = false
             var info = connectionInfo
             info.version = head.version
@@ -87,10 +90,10 @@ final class ServerConnection: Sendable {
                 // An unread rest of the body would be taken for the next request: close after this response.
                 bodyComplete = loan.complete
             } else {
-                response = await respond(
-                    to: GatewayRequest(
-                        head: requestHead, body: body, connection: info, executor: socket.loop,
-                        allowsStreamedResponse: true))
+                var request = GatewayRequest(
+                    head: requestHead, body: body, connection: info, executor: socket.loop, allowsStreamedResponse: true)
+                request.bodyReservation = reservation
+                response = await respond(to: request)
             }
             var keepAlive = head.keepAlive && !shuttingDown.isSet && bodyComplete
             do {
@@ -144,9 +147,12 @@ final class ServerConnection: Sendable {
     ///   the header timeout (when shorter than the idle timeout), not for a whole keep-alive idle time.
     private func readRequest(
         _ decoder: inout HTTPRequestDecoder, first: Bool
-    ) async -> (RequestHead, [UInt8], streamed: Bool)? {
+    ) async -> (RequestHead, [UInt8], streamed: Bool, reservation: BufferedBodyBudget.Reservation?)? {
         var head: RequestHead?
         var body: [UInt8] = []
+        // The buffered body's share of the server's memory budget: all of a Content-Length body at its head, a
+        // chunked one as it arrives.
+        var reservation: BufferedBodyBudget.Reservation?
         var sentContinue = false
         var streamable = false
         var headerDeadline: ContinuousClock.Instant? = decoder.isIdle ? nil : .now + configuration.headerTimeout
@@ -164,18 +170,32 @@ final class ServerConnection: Sendable {
                         head = parsed
                         if case .contentLength(let length) = parsed.framing {
                             if length > configuration.streamBodiesOver, handler.acceptsStreamedBody(for: parsed.request) {
-                                return (parsed, [], true)
+                                return (parsed, [], true, nil)
+                            }
+                            if length > 0 {
+                                // Before any `100 Continue`: a client that waits for it never sends the body.
+                                guard let reserved = bodyBudget.reserve(length) else {
+                                    await failOverBudget(isHead: answersHEAD())
+                                    return nil
+                                }
+                                reservation = reserved
                             }
                             // Not all of it up front: a head alone must not reserve up to max-body-bytes.
                             body.reserveCapacity(min(length, 64 * 1024))
                         } else if parsed.framing == .chunked {
                             streamable = handler.acceptsStreamedBody(for: parsed.request)
+                            reservation = bodyBudget.reserve(0)
                         }
                     case .body(let chunk):
+                        if head?.framing == .chunked, reservation?.grow(by: chunk.count) != true {
+                            await failOverBudget(isHead: answersHEAD())
+                            return nil
+                        }
                         if body.isEmpty { body = chunk } else { body.append(contentsOf: chunk) }
-                        if streamable, body.count > configuration.streamBodiesOver, let head { return (head, body, true) }
+                        // A streamed body is not held whole: its buffered start is not counted.
+                        if streamable, body.count > configuration.streamBodiesOver, let head { return (head, body, true, nil) }
                     case .end:
-                        if let head { return (head, body, false) }
+                        if let head { return (head, body, false, reservation) }
                     }
                 }
             } catch {
@@ -234,8 +254,16 @@ final class ServerConnection: Sendable {
 
     /// Answers a request the server rejects itself, then the connection closes. The answer to a `HEAD` request has
     /// the problem's `Content-Length` but no body (RFC 9110 §9.3.2).
-    private func fail(status: Int, detail: String, isHead: Bool = false) async {
-        var response = ProblemDetails.response(status: status, detail: detail)
+    /// - Parameters:
+    ///   - retryAfter: seconds for `Retry-After` (RFC 9110 §10.2.3), for a refusal that a retry can get past.
+    ///   - drain: how much of what the client still sends is read before closing (see ``drainBeforeClose(limit:duration:)``).
+    private func fail(
+        status: Int, detail: String, isHead: Bool = false, retryAfter: Int? = nil,
+        drain: (limit: Int, duration: Duration) = (256 * 1024, .seconds(1))
+    ) async {
+        var fields = HTTPFields()
+        if let retryAfter { fields[.retryAfter] = String(retryAfter) }
+        var response = ProblemDetails.response(status: status, detail: detail, headerFields: fields)
         Self.addDate(to: &response)
         var buffer: [UInt8] = []
         HTTPEncoder.encodeResponseHead(
@@ -244,7 +272,22 @@ final class ServerConnection: Sendable {
         if !isHead { buffer.append(contentsOf: response.body) }
         try? await socket.write(buffer, stallTimeout: configuration.writeTimeout)
         socket.shutdownWrite()
-        await drainBeforeClose()
+        await drainBeforeClose(limit: drain.limit, duration: drain.duration)
+    }
+
+    /// Answers `503` to a request whose body would take the buffered bodies over
+    /// ``ServerConfiguration/maxBufferedBodyBytes``, then the connection closes. Nothing reached the handler, so the
+    /// request may be retried as it is. The client may still be sending the body: the connection lingers for it
+    /// (as after an early answer), so the answer is not lost to a reset.
+    private func failOverBudget(isHead: Bool) async {
+        logger.warning(
+            "request refused: buffered request bodies at their limit",
+            metadata: ["limit": "\(bodyBudget.limit)", "in-use": "\(bodyBudget.inUse)"])
+        await fail(
+            status: 503,
+            detail: "The gateway is holding too many request bodies in memory. Retry shortly.",
+            isHead: isHead, retryAfter: 1,
+            drain: (limit: max(256 * 1024, configuration.limits.maxBodySize), duration: .seconds(3)))
     }
 
     /// RFC 9112 §9.6: closing with unread input makes the kernel send a reset, which can destroy the response

@@ -9,7 +9,7 @@ public enum ConfigurationKeys {
         "admin.listen", "admin.token",
         "upstream.url", "upstream.connect-timeout", "upstream.timeout", "upstream.max-idle-connections",
         "server.max-request-target", "server.max-header-bytes", "server.max-header-count", "server.max-body-bytes",
-        "server.stream-bodies-over", "server.header-timeout", "server.body-timeout", "server.idle-timeout", "server.max-connections",
+        "server.stream-bodies-over", "server.max-buffered-body-bytes", "server.header-timeout", "server.body-timeout", "server.idle-timeout", "server.max-connections",
         "server.shutdown-grace",
         "store.path", "store.synchronous", "store.busy-timeout", "store.compression-threshold",
         "store.checkpoint-interval",

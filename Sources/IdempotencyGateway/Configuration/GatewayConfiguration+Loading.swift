@@ -134,6 +134,8 @@ extension GatewayConfiguration {
         server.maxHeaderCount = values.count("server.max-header-count", minimum: 1) ?? server.maxHeaderCount
         server.maxBodyBytes = values.size("server.max-body-bytes", minimum: 0) ?? server.maxBodyBytes
         server.streamBodiesOver = values.size("server.stream-bodies-over", minimum: 0) ?? server.streamBodiesOver
+        server.maxBufferedBodyBytes =
+            values.size("server.max-buffered-body-bytes", minimum: 0) ?? server.maxBufferedBodyBytes
         server.headerTimeout = values.duration("server.header-timeout", positive: true) ?? server.headerTimeout
         server.bodyTimeout = values.duration("server.body-timeout", positive: true) ?? server.bodyTimeout
         server.idleTimeout = values.duration("server.idle-timeout", positive: true) ?? server.idleTimeout

@@ -28,6 +28,7 @@ extension GatewayConfiguration {
         lines.append("  max-header-count: \(server.maxHeaderCount)")
         lines.append("  max-body-bytes: \(size(server.maxBodyBytes))")
         lines.append("  stream-bodies-over: \(size(server.streamBodiesOver))")
+        lines.append("  max-buffered-body-bytes: \(size(server.maxBufferedBodyBytes))")
         lines.append("  header-timeout: \(duration(server.headerTimeout))")
         lines.append("  body-timeout: \(duration(server.bodyTimeout))")
         lines.append("  idle-timeout: \(duration(server.idleTimeout))")

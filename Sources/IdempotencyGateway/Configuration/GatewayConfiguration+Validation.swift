@@ -39,6 +39,12 @@ extension GatewayConfiguration {
         atLeast(server.maxHeaderBytes, 1, "server.max-header-bytes")
         atLeast(server.maxHeaderCount, 1, "server.max-header-count")
         atLeast(server.maxBodyBytes, 0, "server.max-body-bytes")
+        if server.maxBufferedBodyBytes < server.maxBodyBytes {
+            problems.append(
+                .init(
+                    key: "server.max-buffered-body-bytes", value: "\(server.maxBufferedBodyBytes)",
+                    reason: "must be at least server.max-body-bytes (\(server.maxBodyBytes)), or a body within the limit could never be buffered"))
+        }
         methodNames(idempotency.methods, "idempotency.methods")
         if store.path.isEmpty {
             problems.append(.init(key: "store.path", reason: "empty (use :memory: for an in-memory store)"))

@@ -79,6 +79,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// of buffered when the request passes through without idempotency; requests under a key, and smaller
         /// bodies, are buffered. Default `65536` (64KiB).
         public var streamBodiesOver = 64 << 10
+        /// `server.max-buffered-body-bytes`: the most request-body bytes held in memory at once, over all
+        /// connections (a request under a key is buffered whole, and stays in memory while its upstream exchange
+        /// runs). A request whose body would go past it gets `503` with `Retry-After: 1` and is not forwarded. At
+        /// least `server.max-body-bytes`. Default `536870912` (512MiB).
+        public var maxBufferedBodyBytes = 512 << 20
         /// `server.header-timeout`: time to receive a complete request head. Default `10s`.
         public var headerTimeout: Duration = .seconds(10)
         /// `server.body-timeout`: longest pause between two reads of a request body. Default `30s`.

@@ -20,7 +20,8 @@ extension GatewayConfiguration {
             bodyTimeout: server.bodyTimeout,
             idleTimeout: server.idleTimeout,
             maxConnections: server.maxConnections,
-            streamBodiesOver: server.streamBodiesOver)
+            streamBodiesOver: server.streamBodiesOver,
+            maxBufferedBodyBytes: server.maxBufferedBodyBytes)
     }
 
     func upstreamConfiguration(_ endpoint: UpstreamEndpoint) throws(SocketError) -> GatewayBackends.UpstreamConfiguration {

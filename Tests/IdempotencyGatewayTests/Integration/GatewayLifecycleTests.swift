@@ -38,6 +38,7 @@ struct GatewayLifecycleTests {
         var configuration = GatewayConfiguration.embedded
         configuration.idempotency.lease = .zero
         configuration.idempotency.routes = [.init(pathPrefix: "v1/payments", methods: ["NOT A METHOD"])]
+        configuration.server.maxBufferedBodyBytes = configuration.server.maxBodyBytes - 1
         let error = await #expect(throws: ConfigurationError.self) {
             _ = try await Gateway.start(configuration: configuration) { _ in GatewayResponse(status: .ok) }
         }
@@ -45,6 +46,7 @@ struct GatewayLifecycleTests {
         #expect(keys.contains("idempotency.lease"))
         #expect(keys.contains("idempotency.routes[0].path-prefix"))
         #expect(keys.contains("idempotency.routes[0].methods"))
+        #expect(keys.contains("server.max-buffered-body-bytes"))
     }
 
     @Test func aPortInUseIsNamedInTheError() async throws {

@@ -1,0 +1,66 @@
+import Synchronization
+
+/// A bound on the request-body bytes a server holds in memory at once, across all its connections.
+///
+/// Each connection's body limit (413) bounds one request; this bounds their sum, which would otherwise be the body
+/// limit times the connection limit (8 MiB × 4096 = 32 GiB by default). A body is buffered whole when the
+/// handler needs it (a request under an idempotency key is fingerprinted before it is forwarded), and it stays in
+/// memory as long as any copy of its request lives: past the client's answer, while an upstream exchange under
+/// a key still runs. So a ``Reservation`` goes with the request (``GatewayRequest``) and gives its bytes back
+/// when the last copy of the request is gone.
+public final class BufferedBodyBudget: Sendable {
+    /// The most bytes reserved at once.
+    public let limit: Int
+    private let used = Atomic<Int>(0)
+
+    public init(limit: Int) {
+        self.limit = max(0, limit)
+    }
+
+    /// Bytes currently reserved.
+    public var inUse: Int { used.load(ordering: .relaxed) }
+
+    /// Reserves `bytes` (more can be added with ``Reservation/grow(by:)``); nil when they do not fit.
+    public func reserve(_ bytes: Int) -> Reservation? {
+        guard take(bytes) else { return nil }
+        return Reservation(budget: self, bytes: bytes)
+    }
+
+    fileprivate func take(_ bytes: Int) -> Bool {
+        guard bytes > 0 else { return true }
+        let after = used.wrappingAdd(bytes, ordering: .relaxed).newValue
+        if after <= limit { return true }
+        used.wrappingSubtract(bytes, ordering: .relaxed)
+        return false
+    }
+
+    fileprivate func give(_ bytes: Int) {
+        if bytes > 0 { used.wrappingSubtract(bytes, ordering: .relaxed) }
+    }
+
+    /// Bytes of one request body, given back to the budget when the reservation is released (when the last copy
+    /// of its ``GatewayRequest`` is gone).
+    public final class Reservation: Sendable {
+        private let budget: BufferedBodyBudget
+        private let bytes: Atomic<Int>
+
+        fileprivate init(budget: BufferedBodyBudget, bytes: Int) {
+            self.budget = budget
+            self.bytes = Atomic(bytes)
+        }
+
+        /// The bytes held.
+        public var size: Int { bytes.load(ordering: .relaxed) }
+
+        /// Adds `count` bytes (a chunked body growing); false, holding what it held, when they do not fit.
+        public func grow(by count: Int) -> Bool {
+            guard budget.take(count) else { return false }
+            bytes.wrappingAdd(count, ordering: .relaxed)
+            return true
+        }
+
+        deinit {
+            budget.give(bytes.load(ordering: .relaxed))
+        }
+    }
+}
