@@ -128,6 +128,8 @@ extension GatewayConfiguration {
         upstream.timeout = values.duration("upstream.timeout", positive: true) ?? upstream.timeout
         upstream.maxIdleConnections = values.count("upstream.max-idle-connections", minimum: 0)
             ?? upstream.maxIdleConnections
+        upstream.maxResponseBodyBytes =
+            values.size("upstream.max-response-body-bytes", minimum: 0) ?? upstream.maxResponseBodyBytes
 
         server.maxRequestTarget = values.size("server.max-request-target", minimum: 1) ?? server.maxRequestTarget
         server.maxHeaderBytes = values.size("server.max-header-bytes", minimum: 1) ?? server.maxHeaderBytes

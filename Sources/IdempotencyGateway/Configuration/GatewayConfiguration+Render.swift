@@ -22,6 +22,7 @@ extension GatewayConfiguration {
         lines.append("  connect-timeout: \(duration(upstream.connectTimeout))")
         lines.append("  timeout: \(duration(upstream.timeout))")
         lines.append("  max-idle-connections: \(upstream.maxIdleConnections)")
+        lines.append("  max-response-body-bytes: \(size(upstream.maxResponseBodyBytes))")
         lines.append("server:")
         lines.append("  max-request-target: \(size(server.maxRequestTarget))")
         lines.append("  max-header-bytes: \(size(server.maxHeaderBytes))")

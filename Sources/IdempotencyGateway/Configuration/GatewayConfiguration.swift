@@ -60,6 +60,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var timeout: Duration = .seconds(30)
         /// `upstream.max-idle-connections`: pooled keep-alive connections kept open. Default `64`.
         public var maxIdleConnections = 64
+        /// `upstream.max-response-body-bytes`: the largest upstream response body held whole (the response to a
+        /// keyed request, or a small passthrough one); a larger one is answered `502`, and under a key the key
+        /// stays in flight until its lease ends, since the upstream acted. Passthrough responses over
+        /// `server.stream-bodies-over` are streamed and not limited. Default `268435456` (256MiB).
+        public var maxResponseBodyBytes = 256 << 20
         /// The defaults.
         public init() {}
     }

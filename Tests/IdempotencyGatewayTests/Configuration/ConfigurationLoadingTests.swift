@@ -25,6 +25,9 @@ struct ConfigurationLoadingTests {
               sweep-batch: 7
             upstream:
               timeout: 12s
+              max-response-body-bytes: 2MiB
+            server:
+              max-buffered-body-bytes: 64MiB
             """
         let environment = ["GATEWAY_IDEMPOTENCY_LEASE": "22s", "GATEWAY_IDEMPOTENCY_KEY_TTL": "3h", "PATH": "/bin"]
         let configuration = try loadYAML(yaml, environment: environment, overrides: ["idempotency.lease": "33s"])
@@ -33,6 +36,10 @@ struct ConfigurationLoadingTests {
         #expect(configuration.upstream.timeout == .seconds(12))  // file
         #expect(configuration.idempotency.sweepBatch == 7)  // file
         #expect(configuration.upstream.connectTimeout == .seconds(5))  // default
+        #expect(configuration.upstream.maxResponseBodyBytes == 2 << 20)  // file
+        #expect(configuration.server.maxBufferedBodyBytes == 64 << 20)  // file
+        #expect(try configuration.serverConfiguration(listen: configuration.listen).maxBufferedBodyBytes == 64 << 20)
+        #expect(try configuration.upstreamConfiguration(UpstreamEndpoint(address: HostPort(host: "127.0.0.1", port: 9))).maxResponseBodySize == 2 << 20)
     }
 
     @Test func environmentCoversListsBooleansAndNestedKeys() throws {
