@@ -2,6 +2,7 @@ import Dispatch
 import GatewayHTTP
 import GatewaySockets
 import HTTPTypes
+import Synchronization
 
 /// An HTTP/1.1 client for one upstream, with a keep-alive connection pool.
 ///
@@ -19,15 +20,34 @@ public final class UpstreamClient: Sendable {
     /// resume it on its own thread.
     private let pools: [ConnectionPool]
     private let loops: IOLoopGroup
+    /// Prunes the pools every ``pruneInterval`` (``ConnectionPool/prune(now:)``) until ``close()``.
+    private let pruner: Mutex<(any DispatchSourceTimer)?>
+    /// How often idle connections closed by the upstream are looked for.
+    static let pruneInterval: Duration = .seconds(1)
 
     public init(configuration: UpstreamConfiguration, loops: IOLoopGroup = .shared) {
         self.configuration = configuration
         self.loops = loops
         // Rounded up, so that a small positive limit still pools; 0 turns pooling off.
         let perLoop = (max(0, configuration.maxIdleConnections) + loops.loops.count - 1) / loops.loops.count
-        self.pools = loops.loops.map { _ in
+        let pools = loops.loops.map { _ in
             ConnectionPool(maxIdle: perLoop, maxAge: configuration.idleConnectionTimeout)
         }
+        self.pools = pools
+        // The timer holds the pools, not the client: a client dropped without close() stops it in deinit.
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
+        let interval = Int(Self.pruneInterval.components.seconds * 1000)
+        timer.schedule(deadline: .now() + .milliseconds(interval), repeating: .milliseconds(interval), leeway: .milliseconds(250))
+        timer.setEventHandler {
+            let now = ContinuousClock.now
+            for pool in pools { pool.prune(now: now) }
+        }
+        timer.resume()
+        self.pruner = Mutex(timer)
+    }
+
+    deinit {
+        pruner.withLock { $0?.cancel() }
     }
 
     /// Sends `head` with `body` (or `bodyStream`) and returns the response.
@@ -154,8 +174,12 @@ public final class UpstreamClient: Sendable {
         return response
     }
 
-    /// Closes idle pooled connections.
+    /// Closes idle pooled connections (and stops looking for ones the upstream closed).
     public func close() {
+        pruner.withLock { timer in
+            timer?.cancel()
+            timer = nil
+        }
         for pool in pools { pool.closeAll() }
     }
 

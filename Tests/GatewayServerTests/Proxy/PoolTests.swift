@@ -138,6 +138,39 @@ struct ProxyPoolTests {
         }
     }
 
+    /// Without traffic nothing takes a pooled connection out again: an idle connection the upstream closed is still
+    /// closed (within a pruning interval), instead of sitting in `CLOSE-WAIT` with its descriptor until the next
+    /// request.
+    @Test func idleConnectionClosedByTheUpstreamIsClosedWithoutTraffic() async throws {
+        try await withScriptedUpstream(script: { connection in
+            guard let request = try await connection.readRequest() else { return }
+            try await connection.write("HTTP/1.1 200 OK\r\nContent-Length: \(request.path.utf8.count)\r\n\r\n\(request.path)")
+            try await Task.sleep(for: .milliseconds(50))
+            connection.close()
+        }) { upstream in
+            try await withGateway(to: upstream.address) { gateway in
+                let client = try await gateway.connect()
+                try await client.send("GET /once HTTP/1.1\r\nHost: p.test\r\n\r\n")
+                #expect(try await client.readResponse().text == "/once")
+                #expect(await eventually { upstream.finishedCount == 1 })
+                // Left on the upstream's port: its listener only.
+                #expect(await eventually(timeout: .seconds(5)) { openTCPSocketCount(ports: [upstream.port]) == 1 })
+            }
+        }
+    }
+
+    @Test func connectionsIdleLongerThanTheTimeoutAreClosedWithoutTraffic() async throws {
+        try await withScriptedUpstream(script: Self.keepAlive) { upstream in
+            try await withGateway(to: upstream.address, upstream: { $0.idleConnectionTimeout = .milliseconds(100) }) { gateway in
+                let client = try await gateway.connect()
+                try await client.send("GET /a HTTP/1.1\r\nHost: p.test\r\n\r\n")
+                #expect(try await client.readResponse().text == "/a")
+                // Closed by the gateway's pruning: the upstream's script sees the close and returns.
+                #expect(await eventually(timeout: .seconds(5)) { upstream.finishedCount == 1 })
+            }
+        }
+    }
+
     /// Once the request was sent, a broken exchange is never retried (the upstream may have acted on it).
     @Test func requestIsNotRetriedOnceSent() async throws {
         try await withScriptedUpstream(script: { connection in
