@@ -8,7 +8,7 @@ public enum ConfigurationKeys {
         "listen",
         "admin.listen", "admin.token",
         "upstream.url", "upstream.connect-timeout", "upstream.timeout", "upstream.max-idle-connections",
-        "upstream.max-response-body-bytes",
+        "upstream.max-response-body-bytes", "upstream.idle-connection-timeout",
         "server.max-request-target", "server.max-header-bytes", "server.max-header-count", "server.max-body-bytes",
         "server.stream-bodies-over", "server.max-buffered-body-bytes", "server.header-timeout", "server.body-timeout", "server.idle-timeout", "server.max-connections",
         "server.shutdown-grace",

@@ -130,6 +130,8 @@ extension GatewayConfiguration {
             ?? upstream.maxIdleConnections
         upstream.maxResponseBodyBytes =
             values.size("upstream.max-response-body-bytes", minimum: 0) ?? upstream.maxResponseBodyBytes
+        upstream.idleConnectionTimeout =
+            values.duration("upstream.idle-connection-timeout", positive: true) ?? upstream.idleConnectionTimeout
 
         server.maxRequestTarget = values.size("server.max-request-target", minimum: 1) ?? server.maxRequestTarget
         server.maxHeaderBytes = values.size("server.max-header-bytes", minimum: 1) ?? server.maxHeaderBytes

@@ -23,6 +23,7 @@ extension GatewayConfiguration {
         lines.append("  timeout: \(duration(upstream.timeout))")
         lines.append("  max-idle-connections: \(upstream.maxIdleConnections)")
         lines.append("  max-response-body-bytes: \(size(upstream.maxResponseBodyBytes))")
+        lines.append("  idle-connection-timeout: \(duration(upstream.idleConnectionTimeout))")
         lines.append("server:")
         lines.append("  max-request-target: \(size(server.maxRequestTarget))")
         lines.append("  max-header-bytes: \(size(server.maxHeaderBytes))")

@@ -25,6 +25,7 @@ extension GatewayConfiguration {
         positive(idempotency.sweepInterval, "idempotency.sweep-interval")
         positive(upstream.timeout, "upstream.timeout")
         positive(upstream.connectTimeout, "upstream.connect-timeout")
+        positive(upstream.idleConnectionTimeout, "upstream.idle-connection-timeout")
         positive(server.headerTimeout, "server.header-timeout")
         positive(server.bodyTimeout, "server.body-timeout")
         positive(server.idleTimeout, "server.idle-timeout")

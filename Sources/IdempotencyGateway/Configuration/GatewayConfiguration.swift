@@ -65,6 +65,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// stays in flight until its lease ends, since the upstream acted. Passthrough responses over
         /// `server.stream-bodies-over` are streamed and not limited. Default `268435456` (256MiB).
         public var maxResponseBodyBytes = 256 << 20
+        /// `upstream.idle-connection-timeout`: a pooled connection idle longer than this is closed, not reused (keep
+        /// it below the upstream's own keep-alive timeout). Default `30s`.
+        public var idleConnectionTimeout: Duration = .seconds(30)
         /// The defaults.
         public init() {}
     }

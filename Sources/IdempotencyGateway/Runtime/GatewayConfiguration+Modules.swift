@@ -31,6 +31,7 @@ extension GatewayConfiguration {
             connectTimeout: upstream.connectTimeout,
             responseTimeout: upstream.timeout,
             maxIdleConnections: upstream.maxIdleConnections,
+            idleConnectionTimeout: upstream.idleConnectionTimeout,
             maxResponseBodySize: upstream.maxResponseBodyBytes,
             streamResponsesOver: server.streamBodiesOver)
     }

@@ -26,6 +26,7 @@ struct ConfigurationLoadingTests {
             upstream:
               timeout: 12s
               max-response-body-bytes: 2MiB
+              idle-connection-timeout: 4s
             server:
               max-buffered-body-bytes: 64MiB
             """
@@ -37,9 +38,12 @@ struct ConfigurationLoadingTests {
         #expect(configuration.idempotency.sweepBatch == 7)  // file
         #expect(configuration.upstream.connectTimeout == .seconds(5))  // default
         #expect(configuration.upstream.maxResponseBodyBytes == 2 << 20)  // file
+        #expect(configuration.upstream.idleConnectionTimeout == .seconds(4))  // file
         #expect(configuration.server.maxBufferedBodyBytes == 64 << 20)  // file
         #expect(try configuration.serverConfiguration(listen: configuration.listen).maxBufferedBodyBytes == 64 << 20)
-        #expect(try configuration.upstreamConfiguration(UpstreamEndpoint(address: HostPort(host: "127.0.0.1", port: 9))).maxResponseBodySize == 2 << 20)
+        let upstream = try configuration.upstreamConfiguration(UpstreamEndpoint(address: HostPort(host: "127.0.0.1", port: 9)))
+        #expect(upstream.maxResponseBodySize == 2 << 20)
+        #expect(upstream.idleConnectionTimeout == .seconds(4))
     }
 
     @Test func environmentCoversListsBooleansAndNestedKeys() throws {
