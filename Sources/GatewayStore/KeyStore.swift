@@ -208,12 +208,15 @@ public enum KeyStoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case corrupt(String)
     /// The store was closed.
     case closed
+    /// The store could not be opened for a reason outside the database (its directory could not be created).
+    case unavailable(String)
 
     public var description: String {
         switch self {
         case .database(let code, let message): "SQLite error \(code): \(message)"
         case .corrupt(let message): "corrupt record: \(message)"
         case .closed: "key store is closed"
+        case .unavailable(let message): message
         }
     }
 }

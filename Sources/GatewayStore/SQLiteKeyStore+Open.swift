@@ -18,9 +18,7 @@ extension SQLiteKeyStore {
         do {
             try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
         } catch {
-            throw .database(
-                code: SQLiteResultCode.cantOpen.rawValue,
-                message: "cannot create the directory \(parent.path) for \(path): \(error.localizedDescription)")
+            throw .unavailable("cannot create the directory \(parent.path) for \(path): \(error.localizedDescription)")
         }
     }
 

@@ -202,16 +202,19 @@ struct SQLiteKeyStoreFileTests {
         try await withTemporaryDirectory { (directory) async throws in
             let file = directory.appendingPathComponent("plain-file")
             #expect(FileManager.default.createFile(atPath: file.path, contents: Data("x".utf8)))
-            // The parent "directory" is a regular file.
-            do throws(KeyStoreError) {
-                _ = try SQLiteKeyStore(path: file.appendingPathComponent("store.sqlite").path)
-                Issue.record("expected an error")
-            } catch {
-                guard case .database(let code, _) = error else {
-                    Issue.record("unexpected \(error)")
-                    return
+            // The parent "directory" is a regular file, or under one: it cannot be created, which is not an
+            // SQLite error and is not labelled as one.
+            for parent in [file, file.appendingPathComponent("sub")] {
+                do throws(KeyStoreError) {
+                    _ = try SQLiteKeyStore(path: parent.appendingPathComponent("store.sqlite").path)
+                    Issue.record("expected an error")
+                } catch {
+                    guard case .unavailable(let message) = error else {
+                        Issue.record("unexpected \(error)")
+                        continue
+                    }
+                    #expect(message.hasPrefix("cannot create the directory \(parent.path) for "), "\(message)")
                 }
-                #expect(code & 0xFF == 14)  // SQLITE_CANTOPEN
             }
             // The path is a directory.
             do throws(KeyStoreError) {
