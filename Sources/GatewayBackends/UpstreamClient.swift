@@ -258,7 +258,7 @@ public final class UpstreamClient: Sendable {
         deadline: ContinuousClock.Instant, streamResponse: Bool, nilIfClosedBeforeResponse: Bool,
         reusable: Bool = true
     ) async throws(UpstreamError) -> GatewayResponse? {
-        var decoder = pooled ?? HTTPResponseDecoder()
+        var decoder = pooled ?? HTTPResponseDecoder(limits: configuration.responseLimits)
         // Whether any byte of a response arrived: a connection closed or reset before that answered nothing.
         var received = false
         decoder.expectResponse(to: method)

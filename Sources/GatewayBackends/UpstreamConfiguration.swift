@@ -1,3 +1,4 @@
+import GatewayHTTP
 import GatewaySockets
 
 /// Where and how the reverse proxy reaches its upstream.
@@ -22,6 +23,9 @@ public struct UpstreamConfiguration: Sendable {
     /// returned as a stream read lazily from the upstream connection (a smaller unknown-length body is buffered
     /// and sent on with `Content-Length`, as before). Default 64 KiB.
     public var streamResponsesOver: Int
+    /// Limits on the upstream's response heads: header section size and field count (an upstream over them is
+    /// answered `502`). Only the header limits apply to responses.
+    public var responseLimits: HTTPLimits
 
     public init(
         address: SocketAddress,
@@ -31,7 +35,8 @@ public struct UpstreamConfiguration: Sendable {
         maxIdleConnections: Int = 64,
         idleConnectionTimeout: Duration = .seconds(30),
         maxResponseBodySize: Int = 256 * 1024 * 1024,
-        streamResponsesOver: Int = 64 * 1024
+        streamResponsesOver: Int = 64 * 1024,
+        responseLimits: HTTPLimits = HTTPLimits()
     ) {
         self.address = address
         self.basePath = basePath
@@ -41,6 +46,7 @@ public struct UpstreamConfiguration: Sendable {
         self.idleConnectionTimeout = idleConnectionTimeout
         self.maxResponseBodySize = maxResponseBodySize
         self.streamResponsesOver = streamResponsesOver
+        self.responseLimits = responseLimits
     }
 
     /// Parses `http://host[:port][/base-path]`. Only `http` is supported (no TLS).

@@ -132,6 +132,8 @@ extension GatewayConfiguration {
             values.size("upstream.max-response-body-bytes", minimum: 0) ?? upstream.maxResponseBodyBytes
         upstream.idleConnectionTimeout =
             values.duration("upstream.idle-connection-timeout", positive: true) ?? upstream.idleConnectionTimeout
+        upstream.maxHeaderBytes = values.size("upstream.max-header-bytes", minimum: 1) ?? upstream.maxHeaderBytes
+        upstream.maxHeaderCount = values.count("upstream.max-header-count", minimum: 1) ?? upstream.maxHeaderCount
 
         server.maxRequestTarget = values.size("server.max-request-target", minimum: 1) ?? server.maxRequestTarget
         server.maxHeaderBytes = values.size("server.max-header-bytes", minimum: 1) ?? server.maxHeaderBytes
@@ -143,12 +145,14 @@ extension GatewayConfiguration {
         server.headerTimeout = values.duration("server.header-timeout", positive: true) ?? server.headerTimeout
         server.bodyTimeout = values.duration("server.body-timeout", positive: true) ?? server.bodyTimeout
         server.idleTimeout = values.duration("server.idle-timeout", positive: true) ?? server.idleTimeout
+        server.writeTimeout = values.duration("server.write-timeout", positive: true) ?? server.writeTimeout
         server.maxConnections = values.count("server.max-connections", minimum: 1) ?? server.maxConnections
         server.shutdownGrace = values.duration("server.shutdown-grace", positive: false) ?? server.shutdownGrace
 
         if let raw = values.string("store.path") {
             if raw.isEmpty { values.report("store.path", raw, "expected a file path or :memory:") } else { store.path = raw }
         }
+        store.quickCheck = values.bool("store.quick-check") ?? store.quickCheck
         store.synchronous = values.choice("store.synchronous", StoreSettings.SynchronousMode.self) ?? store.synchronous
         store.busyTimeout = values.duration("store.busy-timeout", positive: false) ?? store.busyTimeout
         store.compressionThreshold = values.size("store.compression-threshold", minimum: 0)

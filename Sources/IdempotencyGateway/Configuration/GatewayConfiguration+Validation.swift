@@ -29,6 +29,7 @@ extension GatewayConfiguration {
         positive(server.headerTimeout, "server.header-timeout")
         positive(server.bodyTimeout, "server.body-timeout")
         positive(server.idleTimeout, "server.idle-timeout")
+        positive(server.writeTimeout, "server.write-timeout")
         if server.shutdownGrace < .zero {
             problems.append(.init(key: "server.shutdown-grace", value: "\(server.shutdownGrace)", reason: "must not be negative"))
         }
@@ -36,6 +37,8 @@ extension GatewayConfiguration {
         atLeast(idempotency.sweepBatch, 1, "idempotency.sweep-batch")
         atLeast(idempotency.maxInFlight, 1, "idempotency.max-in-flight")
         atLeast(server.maxConnections, 1, "server.max-connections")
+        atLeast(upstream.maxHeaderBytes, 1, "upstream.max-header-bytes")
+        atLeast(upstream.maxHeaderCount, 1, "upstream.max-header-count")
         atLeast(server.maxRequestTarget, 1, "server.max-request-target")
         atLeast(server.maxHeaderBytes, 1, "server.max-header-bytes")
         atLeast(server.maxHeaderCount, 1, "server.max-header-count")

@@ -68,6 +68,12 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// `upstream.idle-connection-timeout`: a pooled connection idle longer than this is closed, not reused (keep
         /// it below the upstream's own keep-alive timeout). Default `30s`.
         public var idleConnectionTimeout: Duration = .seconds(30)
+        /// `upstream.max-header-bytes`: largest header section of an upstream response (`502` beyond; under a key
+        /// the key stays in flight until its lease ends, since the upstream acted). Default `65536` (64KiB).
+        public var maxHeaderBytes = 65536
+        /// `upstream.max-header-count`: most header fields in an upstream response (`502` beyond, as above).
+        /// Default `100`.
+        public var maxHeaderCount = 100
         /// The defaults.
         public init() {}
     }
@@ -92,6 +98,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// runs). A request whose body would go past it gets `503` with `Retry-After: 1` and is not forwarded. At
         /// least `server.max-body-bytes`. Default `536870912` (512MiB).
         public var maxBufferedBodyBytes = 512 << 20
+        /// `server.write-timeout`: how long a client may leave its receive window full while a response is written
+        /// (a client that stops reading); then the connection is closed. Default `30s`.
+        public var writeTimeout: Duration = .seconds(30)
         /// `server.header-timeout`: time to receive a complete request head. Default `10s`.
         public var headerTimeout: Duration = .seconds(10)
         /// `server.body-timeout`: longest pause between two reads of a request body. Default `30s`.
@@ -111,6 +120,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// `store.path`: SQLite database file (its directory is created), or `:memory:`.
         /// Default `data/idempotency.sqlite`.
         public var path = "data/idempotency.sqlite"
+        /// `store.quick-check`: run `PRAGMA quick_check` at start and refuse a damaged file. It reads the whole
+        /// file, so a very large store starts slower. Default `true`.
+        public var quickCheck = true
         /// `store.synchronous`: SQLite `PRAGMA synchronous`. Default `normal`.
         public var synchronous = SynchronousMode.normal
         /// `store.busy-timeout`: SQLite busy timeout. Default `5s`.

@@ -19,6 +19,7 @@ extension GatewayConfiguration {
             headerTimeout: server.headerTimeout,
             bodyTimeout: server.bodyTimeout,
             idleTimeout: server.idleTimeout,
+            writeTimeout: server.writeTimeout,
             maxConnections: server.maxConnections,
             streamBodiesOver: server.streamBodiesOver,
             maxBufferedBodyBytes: server.maxBufferedBodyBytes)
@@ -33,7 +34,8 @@ extension GatewayConfiguration {
             maxIdleConnections: upstream.maxIdleConnections,
             idleConnectionTimeout: upstream.idleConnectionTimeout,
             maxResponseBodySize: upstream.maxResponseBodyBytes,
-            streamResponsesOver: server.streamBodiesOver)
+            streamResponsesOver: server.streamBodiesOver,
+            responseLimits: HTTPLimits(maxHeaderSectionSize: upstream.maxHeaderBytes, maxHeaderCount: upstream.maxHeaderCount))
     }
 
     var storeOptions: SQLiteKeyStore.Options {
@@ -41,6 +43,10 @@ extension GatewayConfiguration {
             synchronous: store.synchronous == .full ? .full : .normal,
             busyTimeout: store.busyTimeout,
             compressionThreshold: store.compressionThreshold,
+            quickCheckAtOpen: store.quickCheck,
+            // A stored body is read back only up to this size (a guard against a damaged row inflating without
+            // bound): never below what the engine may store.
+            maxBodyBytes: max(64 << 20, idempotency.maxStoredResponseBytes),
             checkpointInterval: store.checkpointInterval > .zero ? store.checkpointInterval : nil)
     }
 

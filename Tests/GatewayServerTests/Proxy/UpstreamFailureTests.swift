@@ -77,6 +77,10 @@ struct ProxyUpstreamFailureTests {
                 return
             case "/huge":
                 try await connection.write("HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + String(repeating: "h", count: 5000))
+            case "/many-fields":
+                let fields = (0..<41).map { "X-F\($0): v\r\n" }.joined()
+                try await connection.write("HTTP/1.1 200 OK\r\n\(fields)Content-Length: 0\r\n\r\n")
+                return
             default:
                 try await connection.write("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
             }
@@ -84,9 +88,15 @@ struct ProxyUpstreamFailureTests {
     }
 
     @Test func brokenExchangesAnswer502AndTheClientConnectionSurvives() async throws {
-        let broken = ["/cut-body", "/cut-head", "/cut-chunk", "/reset", "/garbage", "/bad-status", "/smuggle", "/two-lengths", "/switch", "/huge"]
+        let broken = [
+            "/cut-body", "/cut-head", "/cut-chunk", "/reset", "/garbage", "/bad-status", "/smuggle", "/two-lengths", "/switch",
+            "/huge", "/many-fields",
+        ]
         try await withScriptedUpstream(script: Self.misbehaving) { upstream in
-            try await withGateway(to: upstream.address, upstream: { $0.maxResponseBodySize = 1000 }) { gateway in
+            try await withGateway(to: upstream.address, upstream: {
+                $0.maxResponseBodySize = 1000
+                $0.responseLimits.maxHeaderCount = 40
+            }) { gateway in
                 let client = try await gateway.connect()
                 for path in broken {
                     try await client.send("GET \(path) HTTP/1.1\r\nHost: b.test\r\n\r\n")

@@ -25,10 +25,6 @@ struct ConfigurationLoadingTests {
               sweep-batch: 7
             upstream:
               timeout: 12s
-              max-response-body-bytes: 2MiB
-              idle-connection-timeout: 4s
-            server:
-              max-buffered-body-bytes: 64MiB
             """
         let environment = ["GATEWAY_IDEMPOTENCY_LEASE": "22s", "GATEWAY_IDEMPOTENCY_KEY_TTL": "3h", "PATH": "/bin"]
         let configuration = try loadYAML(yaml, environment: environment, overrides: ["idempotency.lease": "33s"])
@@ -37,13 +33,37 @@ struct ConfigurationLoadingTests {
         #expect(configuration.upstream.timeout == .seconds(12))  // file
         #expect(configuration.idempotency.sweepBatch == 7)  // file
         #expect(configuration.upstream.connectTimeout == .seconds(5))  // default
-        #expect(configuration.upstream.maxResponseBodyBytes == 2 << 20)  // file
-        #expect(configuration.upstream.idleConnectionTimeout == .seconds(4))  // file
-        #expect(configuration.server.maxBufferedBodyBytes == 64 << 20)  // file
-        #expect(try configuration.serverConfiguration(listen: configuration.listen).maxBufferedBodyBytes == 64 << 20)
+    }
+
+    /// Limits read from the file reach the settings of the module that enforces them.
+    @Test func limitsReachTheirModules() throws {
+        let yaml = """
+            upstream:
+              max-response-body-bytes: 2MiB
+              idle-connection-timeout: 4s
+              max-header-bytes: 16KiB
+              max-header-count: 40
+            server:
+              max-buffered-body-bytes: 64MiB
+              write-timeout: 7s
+            store:
+              quick-check: false
+            idempotency:
+              max-stored-response-bytes: 100MiB
+            """
+        let configuration = try loadYAML(yaml)
+        let server = try configuration.serverConfiguration(listen: configuration.listen)
+        #expect(server.maxBufferedBodyBytes == 64 << 20)
+        #expect(server.writeTimeout == .seconds(7))
         let upstream = try configuration.upstreamConfiguration(UpstreamEndpoint(address: HostPort(host: "127.0.0.1", port: 9)))
         #expect(upstream.maxResponseBodySize == 2 << 20)
         #expect(upstream.idleConnectionTimeout == .seconds(4))
+        #expect(upstream.responseLimits.maxHeaderSectionSize == 16 << 10)
+        #expect(upstream.responseLimits.maxHeaderCount == 40)
+        #expect(configuration.storeOptions.quickCheckAtOpen == false)
+        // A stored body is read back up to what may be stored (above the store's own 64 MiB default).
+        #expect(configuration.storeOptions.maxBodyBytes == 100 << 20)
+        #expect(GatewayConfiguration().storeOptions.maxBodyBytes == 64 << 20)
     }
 
     @Test func environmentCoversListsBooleansAndNestedKeys() throws {
