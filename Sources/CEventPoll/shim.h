@@ -3,6 +3,7 @@
 // epoll(7) for Swift: the Glibc module does not export it, and `struct epoll_event` is packed on x86-64, so
 // events cross the boundary as plain (token, mask) arrays.
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 
@@ -41,6 +42,18 @@ static inline int cep_wait(int epfd, uint64_t *tokens, uint32_t *masks, int max,
         masks[i] = events[i].events;
     }
     return n;
+}
+
+/// The processors this process may run on (sched_getaffinity(2): a container's cpuset or `taskset` narrow it),
+/// or 0 when that cannot be read. glibc declares sched_getaffinity only under _GNU_SOURCE, which an imported header
+/// cannot count on: it is declared here under another name, bound to the same symbol.
+extern int cep_sched_getaffinity(int pid, size_t size, void *mask) __asm__("sched_getaffinity");
+static inline int cep_usable_processors(void) {
+    unsigned long mask[16] = {0};  // 1024 processors
+    if (cep_sched_getaffinity(0, sizeof(mask), mask) != 0) return 0;
+    int count = 0;
+    for (int i = 0; i < 16; i++) count += __builtin_popcountl(mask[i]);
+    return count;
 }
 
 #endif

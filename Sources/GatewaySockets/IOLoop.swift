@@ -210,15 +210,22 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
     }
 }
 
-/// A fixed set of ``IOLoop``s, one per core; new connections are spread round-robin.
+/// A fixed set of ``IOLoop``s, one per usable core; new connections are spread round-robin.
 ///
 /// There is one group, ``shared``, and its loops live as long as the process (their Dispatch sources hold them).
 public final class IOLoopGroup: Sendable {
     public let loops: [IOLoop]
     private let counter = Atomic<Int>(0)
 
-    /// The process-wide group, one loop per online processor.
-    public static let shared = IOLoopGroup(count: max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+    /// The process-wide group, one loop per processor the process may run on (its CPU affinity, which a
+    /// container's cpuset or `taskset` narrows; the online processors when that cannot be read).
+    public static let shared = IOLoopGroup(count: usableProcessors)
+
+    /// The processors this process may run on.
+    public static var usableProcessors: Int {
+        let usable = Int(cep_usable_processors())
+        return max(1, usable > 0 ? usable : Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
 
     init(count: Int) {
         loops = (0..<max(1, count)).map { IOLoop(index: $0) }

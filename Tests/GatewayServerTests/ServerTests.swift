@@ -1,3 +1,4 @@
+import Foundation
 import GatewayHTTP
 import GatewayServer
 import GatewaySockets
@@ -335,5 +336,23 @@ struct DateHeaderTests {
             try await client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(try await client.readResponse().header("Date") == "Sun, 06 Nov 1994 08:49:37 GMT")
         }
+    }
+}
+
+@Suite("Event loops")
+struct EventLoopCountTests {
+    /// One loop per processor the process may run on: what `nproc` (which honours the CPU affinity, as a container's
+    /// cpuset or `taskset` sets it) prints.
+    @Test func oneLoopPerUsableProcessor() throws {
+        let nproc = Process()
+        nproc.executableURL = URL(fileURLWithPath: "/usr/bin/nproc")
+        let output = Pipe()
+        nproc.standardOutput = output
+        try nproc.run()
+        nproc.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let expected = try #require(Int(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(IOLoopGroup.usableProcessors == expected)
+        #expect(IOLoopGroup.shared.loops.count == expected)
     }
 }
