@@ -80,15 +80,16 @@ public final class UpstreamClient: Sendable {
         var mayResendAfterEarlyClose = Self.safeMethods.contains(head.method)
         var fresh = false
         while true {
-            let (socket, reusedDecoder, reused) = try await sendHead(message, fresh: fresh, stall: deadline - .now)
+            let (socket, reusedDecoder, reused, written) = try await sendHead(message, fresh: fresh)
             // Held in an optional and taken out below, so the decoder keeps a single owner (no copy of its buffers).
             var pooledDecoder = reusedDecoder
-            if !inline {
-                do throws(SocketError) {
-                    try await socket.write(body, stallTimeout: deadline - .now)
-                } catch {
-                    socket.close()
-                    throw .failed("sending the request: \(error)")
+            // The rest of the head, and the body when it was not sent with it. An upstream may answer before it read
+            // all of it (RFC 9112 §9.5): that answer is the response.
+            for rest in [written < message.count ? Array(message[written...]) : [], inline ? [] : body] where !rest.isEmpty {
+                if let early = try await finishSending(
+                    rest, on: socket, decoder: &pooledDecoder, method: head.method, stall: deadline - .now)
+                {
+                    return early
                 }
             }
             let retry = reused && mayResendAfterEarlyClose
@@ -121,15 +122,31 @@ public final class UpstreamClient: Sendable {
         // RFC 9112 §6.2 when the client gave a length, else the chunked coding (RFC 9112 §7.1).
         HTTPEncoder.encodeRequestHead(head, contentLength: length, chunked: length == nil, into: &message)
         let stall = configuration.responseTimeout
-        let (socket, reusedDecoder, _) = try await sendHead(message, fresh: false, stall: stall)
+        let (socket, reusedDecoder, _, written) = try await sendHead(message, fresh: false)
         var pooledDecoder = reusedDecoder
+        if written < message.count,
+            let early = try await finishSending(
+                Array(message[written...]), on: socket, decoder: &pooledDecoder, method: head.method, stall: stall)
+        {
+            stream.cancel()
+            return early
+        }
         var sent = 0
         var chunk: [UInt8] = []  // one framing buffer for the whole body
-        /// A write to the upstream failed (it closed, reset or stopped reading), as opposed to a failure to read
-        /// the body from the client.
+        /// A write to the upstream failed (it closed, reset or stopped reading), or the upstream stopped reading
+        /// with a complete answer waiting, as opposed to a failure to read the body from the client.
         struct UpstreamStoppedReading: Error { var error: SocketError }
         func write(_ bytes: [UInt8]) async throws(UpstreamStoppedReading) {
-            do { try await socket.write(bytes, stallTimeout: stall) } catch { throw UpstreamStoppedReading(error: error) }
+            let probe = pooledDecoder
+            let complete: Bool
+            do throws(SocketError) {
+                complete = try await socket.write(bytes, stallTimeout: stall, checkingEvery: Self.earlyResponseWait) {
+                    self.hasCompleteAnswer(on: socket, decoder: probe, method: head.method)
+                }
+            } catch {
+                throw UpstreamStoppedReading(error: error)
+            }
+            if !complete { throw UpstreamStoppedReading(error: .timeout) }
         }
         do {
             while let piece = try await stream.next() {
@@ -183,12 +200,12 @@ public final class UpstreamClient: Sendable {
         for pool in pools { pool.closeAll() }
     }
 
-    /// A pooled connection, or a new one (connect failures are ``UpstreamError/unreachable(_:)``).
-    /// Sends `message` (a request head, possibly with its body) on a pooled or new connection. The first write does
-    /// not wait: when it fails on a reused connection the upstream had closed it and nothing was sent, so another
-    /// connection is tried. Returns the connection with its pooled decoder, if any.
-    private func sendHead(_ message: [UInt8], fresh: Bool, stall: Duration) async throws(UpstreamError)
-        -> (AsyncSocket, HTTPResponseDecoder?, reused: Bool)
+    /// Starts sending `message` (a request head, possibly with its body) on a pooled or new connection, with one
+    /// write that does not wait: when it fails on a reused connection the upstream had closed it and nothing was
+    /// sent, so another connection is tried. Returns the connection with its pooled decoder, if any, and how much
+    /// of `message` went out (the caller sends the rest with ``finishSending(_:on:decoder:method:stall:)``).
+    private func sendHead(_ message: [UInt8], fresh: Bool) async throws(UpstreamError)
+        -> (AsyncSocket, HTTPResponseDecoder?, reused: Bool, written: Int)
     {
         while true {
             let (socket, decoder, reused) = try await connection(fresh: fresh)
@@ -204,17 +221,52 @@ public final class UpstreamClient: Sendable {
                 if reused, error.isDisconnection { continue }
                 throw .unreachable("send failed: \(error)")
             }
-            if written < message.count {
-                do throws(SocketError) {
-                    try await socket.write(Array(message[written...]), stallTimeout: stall)
-                } catch {
-                    socket.close()
-                    throw .failed("sending the request: \(error)")
-                }
-            }
-            return (socket, decoder, reused)
+            return (socket, decoder, reused, written)
         }
     }
+
+    /// Writes `bytes`, part of a request whose start was sent, to the upstream. Returns nil once all of it went
+    /// out. RFC 9112 §9.5: an upstream may answer before it read the whole request (401, 413…), then close, reset,
+    /// or stop reading. When the write fails, or stalls while a complete answer is waiting (checked every
+    /// ``earlyResponseWait``, without consuming it), that answer is returned (the connection is then closed: the
+    /// request on it is incomplete); with none, the exchange failed (``UpstreamError/failed(_:)``, since part of the
+    /// request was sent).
+    private func finishSending(
+        _ bytes: [UInt8], on socket: AsyncSocket, decoder: inout HTTPResponseDecoder?, method: HTTPRequest.Method,
+        stall: Duration
+    ) async throws(UpstreamError) -> GatewayResponse? {
+        let failure: SocketError
+        do throws(SocketError) {
+            let probe = decoder
+            let complete = try await socket.write(bytes, stallTimeout: stall, checkingEvery: Self.earlyResponseWait) {
+                self.hasCompleteAnswer(on: socket, decoder: probe, method: method)
+            }
+            if complete { return nil }
+            failure = .timeout
+        } catch {
+            failure = error
+        }
+        if let early = await earlyResponse(on: socket, decoder: decoder.take(), method: method) { return early }
+        socket.close()
+        throw .failed("sending the request: \(failure)")
+    }
+
+    /// Whether the upstream has sent a complete final response (not an interim one, not the start of one it streams
+    /// while it reads): parsed from a copy of the input, which stays in the socket for the real read.
+    private func hasCompleteAnswer(on socket: AsyncSocket, decoder: HTTPResponseDecoder?, method: HTTPRequest.Method) -> Bool {
+        let input = socket.peek(limit: Self.earlyAnswerPeekLimit)
+        guard !input.isEmpty else { return false }
+        var probe = decoder ?? HTTPResponseDecoder(limits: configuration.responseLimits)
+        probe.expectResponse(to: method)
+        probe.append(input)
+        while let event = try? probe.next() {
+            if case .end = event { return true }
+        }
+        return false
+    }
+
+    /// The most input looked at for a complete early answer (early answers are short error responses).
+    static let earlyAnswerPeekLimit = 64 * 1024
 
     /// The idle-connection pool of `loop`.
     private func pool(for loop: IOLoop) -> ConnectionPool {

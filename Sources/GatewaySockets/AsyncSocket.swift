@@ -179,6 +179,15 @@ public final class AsyncSocket: Sendable {
     /// - Parameter stallTimeout: the longest the peer may keep the socket unwritable (not a limit on the whole
     ///   write, so large bodies to slow but live peers still go through).
     public func write(_ bytes: [UInt8], stallTimeout: Duration?) async throws(SocketError) {
+        _ = try await write(bytes, stallTimeout: stallTimeout, checkingEvery: nil) { false }
+    }
+
+    /// Writes all of `bytes` as ``write(_:stallTimeout:)`` does, but while the peer keeps the socket unwritable,
+    /// asks `stop` every `interval` whether to give up (a peer that stopped reading because it has answered).
+    /// - Returns: true when everything was written, false when `stop` ended the write.
+    public func write(
+        _ bytes: [UInt8], stallTimeout: Duration?, checkingEvery interval: Duration?, stop: () -> Bool
+    ) async throws(SocketError) -> Bool {
         var offset = 0
         let total = bytes.count
         while offset < total {
@@ -189,7 +198,22 @@ public final class AsyncSocket: Sendable {
                 return state.writeEvents
             }
             guard let events else {
-                try await waitWritable(deadline: stallTimeout.map { .now + $0 })
+                let stallDeadline = stallTimeout.map { ContinuousClock.now + $0 }
+                guard let interval else {
+                    try await waitWritable(deadline: stallDeadline)
+                    continue
+                }
+                // In slices of `interval`, each followed by the question, until writable or the stall deadline.
+                while true {
+                    let slice = ContinuousClock.now + interval
+                    do throws(SocketError) {
+                        try await waitWritable(deadline: stallDeadline.map { min($0, slice) } ?? slice)
+                        break
+                    } catch .timeout {
+                        if let stallDeadline, ContinuousClock.now >= stallDeadline { throw .timeout }
+                        if stop() { return false }
+                    }
+                }
                 continue
             }
             let result: Result<IOResult<Int>, SocketError> = bytes.withUnsafeBytes { storage in
@@ -205,6 +229,24 @@ public final class AsyncSocket: Sendable {
             case .wouldBlock: continue
             }
         }
+        return true
+    }
+
+    /// Up to `limit` bytes of input that have arrived, left in the socket for the next read (`MSG_PEEK`, without
+    /// waiting); empty when there is none (or the peer closed, or the socket failed).
+    public func peek(limit: Int) -> [UInt8] {
+        let open = state.withLock { state in
+            guard !state.closed else { return false }
+            state.inProgress += 1
+            return true
+        }
+        guard open else { return [] }
+        var bytes = [UInt8](repeating: 0, count: limit)
+        let count = bytes.withUnsafeMutableBytes { buffer in
+            Glibc.recv(socket.descriptor, buffer.baseAddress, limit, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
+        }
+        finishCall { _ in }
+        return count > 0 ? Array(bytes[..<count]) : []
     }
 
     /// Sends a FIN after the last response, keeping the descriptor open.

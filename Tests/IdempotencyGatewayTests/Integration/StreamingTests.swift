@@ -97,4 +97,42 @@ struct GatewayStreamingTests {
         }
         await upstream.stop()
     }
+
+    /// RFC 9112 §9.5 under a key: an upstream that answers before it read the whole (buffered) body and then closes
+    /// or stops reading has answered. The client gets that answer, a 4xx is recorded like any other, and the retry
+    /// replays it. (A write failure used to end the exchange as a 502 with the key held until its lease ended.)
+    @Test("a keyed request's early upstream answer is relayed, recorded and replayed", arguments: [false, true])
+    func keyedEarlyAnswerIsRecorded(upstreamStaysOpen: Bool) async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let size = 8 << 20
+        let upstream = try ScriptedUpstream { connection in
+            var head: [UInt8] = []
+            let deadline = ContinuousClock.now + .seconds(10)
+            while head.firstRange(of: Array("\r\n\r\n".utf8)) == nil {
+                _ = try await connection.socket.read(deadline: deadline) { head.append(contentsOf: $0) }
+            }
+            let body = #"{"error":"too large"}"#
+            try await connection.write("HTTP/1.1 413 Content Too Large\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            if upstreamStaysOpen { try? await Task.sleep(for: .seconds(8)) }
+            connection.close()
+        }
+        try await withGateway(Self.configuration(in: directory, upstream: upstream.port)) { gateway in
+            let request = Array("POST /uploads HTTP/1.1\r\nHost: g.test\r\nIdempotency-Key: early-1\r\nContent-Length: \(size)\r\n\r\n".utf8) + Self.bytes(size)
+            let client = try await TestClient.connect(port: gateway.port)
+            let start = ContinuousClock.now
+            try await client.send(request)
+            let first = try await client.readResponse(method: .post, timeout: .seconds(30))
+            #expect(first.status == 413)
+            #expect(first.text == #"{"error":"too large"}"#)
+            #expect(ContinuousClock.now - start < .seconds(5))
+
+            try await client.send(request)
+            let replay = try await client.readResponse(method: .post, timeout: .seconds(30))
+            #expect(replay.status == 413)
+            #expect(replay.header("Idempotent-Replayed") == "true")
+            #expect(upstream.acceptedCount == 1)
+        }
+        await upstream.stop()
+    }
 }
