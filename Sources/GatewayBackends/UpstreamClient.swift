@@ -85,12 +85,18 @@ public final class UpstreamClient: Sendable {
             var pooledDecoder = reusedDecoder
             // The rest of the head, and the body when it was not sent with it. An upstream may answer before it read
             // all of it (RFC 9112 §9.5): that answer is the response.
-            for rest in [written < message.count ? Array(message[written...]) : [], inline ? [] : body] where !rest.isEmpty {
-                if let early = try await finishSending(
-                    rest, on: socket, decoder: &pooledDecoder, method: head.method, stall: deadline - .now)
-                {
-                    return early
-                }
+            if written < message.count,
+                let early = try await finishSending(
+                    Array(message[written...]), on: socket, decoder: &pooledDecoder, method: head.method,
+                    stall: deadline - .now)
+            {
+                return early
+            }
+            if !inline,
+                let early = try await finishSending(
+                    body, on: socket, decoder: &pooledDecoder, method: head.method, stall: deadline - .now)
+            {
+                return early
             }
             let retry = reused && mayResendAfterEarlyClose
             guard
