@@ -30,13 +30,13 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
     /// waking a worker thread (two thread wake-ups per round trip). While it polls without work the loop calls
     /// `sched_yield()` between polls, so a client or upstream runnable on the same core goes first (on 2 shared
     /// cores this halved the added latency at one connection and raised every throughput figure of
-    /// `scripts/bench.sh`). `IDEMPOTENCY_GATEWAY_BUSY_POLL_US` sets it in microseconds; 0 turns it off.
-    public static let busyPollBudget: Duration = {
-        if let text = getenv("IDEMPOTENCY_GATEWAY_BUSY_POLL_US"), let value = Int(String(cString: text)), value >= 0 {
-            return .microseconds(value)
-        }
-        return .microseconds(100)
-    }()
+    /// `scripts/bench.sh`). Process-wide: it applies to every loop. The gateway sets it from
+    /// `server.busy-poll-microseconds` when it starts; 0 turns it off.
+    public static var busyPollBudget: Duration {
+        get { .nanoseconds(busyPollNanoseconds.load(ordering: .relaxed)) }
+        set { busyPollNanoseconds.store(max(0, Int64(newValue.components.seconds) * 1_000_000_000 + newValue.components.attoseconds / 1_000_000_000), ordering: .relaxed) }
+    }
+    private static let busyPollNanoseconds = Atomic<Int64>(100_000)
 
     private let epoll: Int32
     private let sockets = Mutex<[UInt64: AsyncSocket]>([:])
@@ -149,7 +149,8 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
         if suspend { sources.withLock { _ = $0.epoll?.suspend() } }
         let executor = asUnownedTaskExecutor()
         let started = ContinuousClock.now
-        var spinUntil = started + Self.busyPollBudget
+        let busyPoll = Self.busyPollBudget
+        var spinUntil = started + busyPoll
         var batch: [UnownedJob] = []
         while true {
             // Swap the queue out (its storage comes back below, so steady state allocates nothing).
@@ -159,7 +160,7 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
             batch.removeAll(keepingCapacity: true)
             let events = harvest()
             let now = ContinuousClock.now
-            if ranJobs || events > 0 { spinUntil = now + Self.busyPollBudget }
+            if ranJobs || events > 0 { spinUntil = now + busyPoll }
             enum Next { case again, idle, yield }
             let next: Next = runState.withLock { state in
                 if state.jobs.isEmpty { swap(&batch, &state.jobs) }  // hand the storage back

@@ -78,6 +78,7 @@ public final class Gateway: Sendable {
     private init(configuration: GatewayConfiguration, backend: (any HTTPHandler)?, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        IOLoop.busyPollBudget = configuration.busyPoll
         if configuration.admin.listen != nil {
             _ = GatewayMetrics.registry  // bootstrap swift-metrics before any metric is created
         }

@@ -148,6 +148,8 @@ extension GatewayConfiguration {
         server.writeTimeout = values.duration("server.write-timeout", positive: true) ?? server.writeTimeout
         server.maxConnections = values.count("server.max-connections", minimum: 1) ?? server.maxConnections
         server.shutdownGrace = values.duration("server.shutdown-grace", positive: false) ?? server.shutdownGrace
+        server.busyPollMicroseconds =
+            values.count("server.busy-poll-microseconds", minimum: 0) ?? server.busyPollMicroseconds
 
         if let raw = values.string("store.path") {
             if raw.isEmpty { values.report("store.path", raw, "expected a file path or :memory:") } else { store.path = raw }

@@ -39,6 +39,7 @@ extension GatewayConfiguration {
         lines.append("  write-timeout: \(duration(server.writeTimeout))")
         lines.append("  max-connections: \(server.maxConnections)")
         lines.append("  shutdown-grace: \(duration(server.shutdownGrace))")
+        lines.append("  busy-poll-microseconds: \(server.busyPollMicroseconds)")
         lines.append("store:")
         lines.append("  path: \(Self.yamlString(store.path))")
         lines.append("  quick-check: \(store.quickCheck)")

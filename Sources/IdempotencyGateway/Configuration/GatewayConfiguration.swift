@@ -109,6 +109,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var idleTimeout: Duration = .seconds(60)
         /// `server.max-connections`: concurrent client connections accepted. Default `4096`.
         public var maxConnections = 4096
+        /// `server.busy-poll-microseconds`: how long an event loop keeps polling after its last event before it waits
+        /// for Dispatch again (an upstream's quick answer is then picked up without two thread wake-ups; it yields
+        /// the CPU between polls). Process-wide (``IOLoop/busyPollBudget``), set when a gateway starts. `0` turns it
+        /// off, for hosts where idle CPU is billed. Default `100`.
+        public var busyPollMicroseconds = 100
         /// `server.shutdown-grace`: time in-flight requests get to finish on SIGTERM/SIGINT. Default `10s`.
         public var shutdownGrace: Duration = .seconds(10)
         /// The defaults.

@@ -38,6 +38,9 @@ extension GatewayConfiguration {
             responseLimits: HTTPLimits(maxHeaderSectionSize: upstream.maxHeaderBytes, maxHeaderCount: upstream.maxHeaderCount))
     }
 
+    /// The event loops' busy-poll time (``IOLoop/busyPollBudget``, process-wide).
+    var busyPoll: Duration { .microseconds(server.busyPollMicroseconds) }
+
     var storeOptions: SQLiteKeyStore.Options {
         SQLiteKeyStore.Options(
             synchronous: store.synchronous == .full ? .full : .normal,

@@ -46,6 +46,7 @@ struct ConfigurationLoadingTests {
             server:
               max-buffered-body-bytes: 64MiB
               write-timeout: 7s
+              busy-poll-microseconds: 0
             store:
               quick-check: false
             idempotency:
@@ -55,6 +56,8 @@ struct ConfigurationLoadingTests {
         let server = try configuration.serverConfiguration(listen: configuration.listen)
         #expect(server.maxBufferedBodyBytes == 64 << 20)
         #expect(server.writeTimeout == .seconds(7))
+        #expect(configuration.busyPoll == .zero)
+        #expect(GatewayConfiguration().busyPoll == .microseconds(100))
         let upstream = try configuration.upstreamConfiguration(UpstreamEndpoint(address: HostPort(host: "127.0.0.1", port: 9)))
         #expect(upstream.maxResponseBodySize == 2 << 20)
         #expect(upstream.idleConnectionTimeout == .seconds(4))
