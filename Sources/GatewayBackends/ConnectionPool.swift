@@ -51,14 +51,15 @@ final class ConnectionPool: Sendable {
         evicted?.close()
     }
 
-    /// Closes the idle connections the upstream has closed (the event loop saw its FIN or stray input), and those
+    /// Closes the idle connections the upstream has closed (the event loop saw its FIN, or stray input), and those
     /// older than the idle timeout, so that none sits in `CLOSE-WAIT` holding a descriptor until traffic
-    /// comes back. Takes no system call for a connection that had no event since it was pooled.
+    /// comes back. No system call under the lock: a connection's events are read from its state
+    /// (``AsyncSocket/isQuiet``).
     func prune(now: ContinuousClock.Instant = .now) {
         let stale: [AsyncSocket] = idle.withLock { idle in
             var stale: [AsyncSocket] = []
             idle.removeAll { entry in
-                let dead = now - entry.since > maxAge || !entry.socket.probeIdle(trustEvents: true)
+                let dead = now - entry.since > maxAge || !entry.socket.isQuiet
                 if dead { stale.append(entry.socket) }
                 return dead
             }

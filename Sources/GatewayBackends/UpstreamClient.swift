@@ -34,10 +34,15 @@ public final class UpstreamClient: Sendable {
             ConnectionPool(maxIdle: perLoop, maxAge: configuration.idleConnectionTimeout)
         }
         self.pools = pools
-        // The timer holds the pools, not the client: a client dropped without close() stops it in deinit.
+        // The timer holds the pools, not the client: a client dropped without close() stops it in deinit. None
+        // when pooling is off.
+        guard perLoop > 0 else {
+            self.pruner = Mutex(nil)
+            return
+        }
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
         let interval = Int(Self.pruneInterval.components.seconds * 1000)
-        timer.schedule(deadline: .now() + .milliseconds(interval), repeating: .milliseconds(interval), leeway: .milliseconds(250))
+        timer.schedule(deadline: .now() + .milliseconds(interval), repeating: .milliseconds(interval), leeway: .milliseconds(100))
         timer.setEventHandler {
             let now = ContinuousClock.now
             for pool in pools { pool.prune(now: now) }

@@ -13,12 +13,35 @@ public final class BufferedBodyBudget: Sendable {
     public let limit: Int
     private let used = Atomic<Int>(0)
 
+    /// A budget of `limit` bytes (a negative limit is 0: every body is refused).
     public init(limit: Int) {
         self.limit = max(0, limit)
     }
 
     /// Bytes currently reserved.
     public var inUse: Int { used.load(ordering: .relaxed) }
+
+    /// Requests refused so far (answered `503` because their body would not fit).
+    public var refusals: Int { refused.load(ordering: .relaxed) }
+    private let refused = Atomic<Int>(0)
+
+    /// Whether `bytes` more would fit now (a body announced by its `Content-Length`, before any of it is read).
+    public func wouldFit(_ bytes: Int) -> Bool {
+        bytes <= limit - used.load(ordering: .relaxed)
+    }
+
+    /// Counts a request refused for want of room. Returns true at most once per `logInterval` (the first time
+    /// included), so that a refusal is logged without one line per request under load.
+    public func countRefusal(logInterval: Duration = .seconds(10)) -> Bool {
+        refused.wrappingAdd(1, ordering: .relaxed)
+        let now = (ContinuousClock.now - created).milliseconds
+        let last = lastLogged.load(ordering: .relaxed)
+        guard last < 0 || now - last >= logInterval.milliseconds else { return false }
+        return lastLogged.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
+    }
+    private let created = ContinuousClock.now
+    /// When a refusal was last logged (milliseconds since `created`), -1 before the first.
+    private let lastLogged = Atomic<Int64>(-1)
 
     /// Reserves `bytes` (more can be added with ``Reservation/grow(by:)``); nil when they do not fit.
     public func reserve(_ bytes: Int) -> Reservation? {
@@ -28,10 +51,14 @@ public final class BufferedBodyBudget: Sendable {
 
     fileprivate func take(_ bytes: Int) -> Bool {
         guard bytes > 0 else { return true }
-        let after = used.wrappingAdd(bytes, ordering: .relaxed).newValue
-        if after <= limit { return true }
-        used.wrappingSubtract(bytes, ordering: .relaxed)
-        return false
+        var current = used.load(ordering: .relaxed)
+        while true {
+            guard bytes <= limit - current else { return false }
+            let (exchanged, original) = used.compareExchange(
+                expected: current, desired: current + bytes, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
     }
 
     fileprivate func give(_ bytes: Int) {
@@ -62,5 +89,11 @@ public final class BufferedBodyBudget: Sendable {
         deinit {
             budget.give(bytes.load(ordering: .relaxed))
         }
+    }
+}
+
+extension Duration {
+    fileprivate var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

@@ -150,8 +150,7 @@ final class ServerConnection: Sendable {
     ) async -> (RequestHead, [UInt8], streamed: Bool, reservation: BufferedBodyBudget.Reservation?)? {
         var head: RequestHead?
         var body: [UInt8] = []
-        // The buffered body's share of the server's memory budget: all of a Content-Length body at its head, a
-        // chunked one as it arrives.
+        // The buffered body's share of the server's memory budget, counted as the body arrives.
         var reservation: BufferedBodyBudget.Reservation?
         var sentContinue = false
         var streamable = false
@@ -173,12 +172,14 @@ final class ServerConnection: Sendable {
                                 return (parsed, [], true, nil)
                             }
                             if length > 0 {
-                                // Before any `100 Continue`: a client that waits for it never sends the body.
-                                guard let reserved = bodyBudget.reserve(length) else {
+                                // Refused at the head when it cannot fit, before any `100 Continue` (a client that
+                                // waits for it never sends the body); counted as it arrives, so a client that
+                                // trickles its body holds only what it sent.
+                                guard bodyBudget.wouldFit(length) else {
                                     await failOverBudget(isHead: answersHEAD())
                                     return nil
                                 }
-                                reservation = reserved
+                                reservation = bodyBudget.reserve(0)
                             }
                             // Not all of it up front: a head alone must not reserve up to max-body-bytes.
                             body.reserveCapacity(min(length, 64 * 1024))
@@ -187,7 +188,7 @@ final class ServerConnection: Sendable {
                             reservation = bodyBudget.reserve(0)
                         }
                     case .body(let chunk):
-                        if head?.framing == .chunked, reservation?.grow(by: chunk.count) != true {
+                        if reservation?.grow(by: chunk.count) != true {
                             await failOverBudget(isHead: answersHEAD())
                             return nil
                         }
@@ -280,9 +281,14 @@ final class ServerConnection: Sendable {
     /// request may be retried as it is. The client may still be sending the body: the connection lingers for it
     /// (as after an early answer), so the answer is not lost to a reset.
     private func failOverBudget(isHead: Bool) async {
-        logger.warning(
-            "request refused: buffered request bodies at their limit",
-            metadata: ["limit": "\(bodyBudget.limit)", "in-use": "\(bodyBudget.inUse)"])
+        if bodyBudget.countRefusal() {
+            logger.warning(
+                "requests refused: buffered request bodies at their limit (logged at most every 10 s)",
+                metadata: [
+                    "limit": "\(bodyBudget.limit)", "in-use": "\(bodyBudget.inUse)",
+                    "refused-total": "\(bodyBudget.refusals)",
+                ])
+        }
         await fail(
             status: 503,
             detail: "The gateway is holding too many request bodies in memory. Retry shortly.",

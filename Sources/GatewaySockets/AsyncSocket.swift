@@ -131,6 +131,13 @@ public final class AsyncSocket: Sendable {
         return result < 0 && (code == EAGAIN || code == EWOULDBLOCK)
     }
 
+    /// Whether nothing happened on an idle connection since its input was last drained: no input, no end of input,
+    /// no error, not closed. Answered from the loop's readiness events, without a system call (``probeIdle(trustEvents:)``
+    /// asks the kernel too).
+    public var isQuiet: Bool {
+        state.withLock { !$0.closed && !$0.inputEnded && !$0.readable }
+    }
+
     /// Waits for input and passes it to `consume`; returns its byte count, 0 when the peer closed its side.
     @discardableResult
     public func read(deadline: ContinuousClock.Instant?, _ consume: (UnsafeRawBufferPointer) -> Void) async throws(SocketError) -> Int {

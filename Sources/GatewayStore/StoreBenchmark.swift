@@ -18,8 +18,7 @@ public enum StoreBenchmark {
     public static func run(path: String, operations: Int, concurrency: Int) async throws -> String {
         let rawPath = path + "-raw"
         for file in [path, rawPath] where FileManager.default.fileExists(atPath: file) {
-            throw KeyStoreError.database(
-                code: SQLiteResultCode.cantOpen.rawValue, message: "\(file) exists; the benchmark needs a fresh path")
+            throw KeyStoreError.unavailable("\(file) exists; the benchmark needs a fresh path")
         }
         defer {
             for file in [path, rawPath] {

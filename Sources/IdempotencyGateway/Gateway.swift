@@ -38,6 +38,9 @@ public final class Gateway: Sendable {
     public var port: UInt16 { server.address?.port ?? 0 }
     /// The admin listener's port, nil when it is off.
     public var adminPort: UInt16? { admin?.address?.port }
+    /// Request-body bytes the main listener holds in memory now, against `server.max-buffered-body-bytes`
+    /// (`gateway_buffered_body_bytes`).
+    public var bufferedBodyBytes: Int { server.bufferedBodies.inUse }
 
     /// Starts a gateway. Without `backend`, requests go to `configuration.upstream.url`, or to the built-in
     /// echo backend when no upstream is configured.
@@ -115,9 +118,13 @@ public final class Gateway: Sendable {
         if let adminListen = configuration.admin.listen {
             var adminServer = try configuration.serverConfiguration(listen: adminListen)
             adminServer.maxConnections = 64
+            // Admin requests carry no large bodies: one body's worth, not a second main-listener budget.
+            adminServer.maxBufferedBodyBytes = configuration.server.maxBodyBytes
             admin = HTTPServer(
                 configuration: adminServer,
-                handler: AdminHandler(engine: engine, store: store, upstream: upstream, token: configuration.admin.token),
+                handler: AdminHandler(
+                    engine: engine, store: store, upstream: upstream, token: configuration.admin.token,
+                    bufferedBodies: server.bufferedBodies),
                 logger: partLogger("idempotency-gateway.admin"))
         } else {
             admin = nil

@@ -57,6 +57,10 @@ public enum KeyAdministration {
         // A one-shot command: no background checkpointer (closing the store checkpoints anyway).
         var options = SQLiteKeyStore.Options()
         options.checkpointInterval = nil
+        // Whatever the gateway was allowed to store (`idempotency.max-stored-response-bytes` may be over the store's
+        // 64 MiB default) is shown: a record's body is still checked against its recorded size, and inflating
+        // one stops at that size (and at 4 GiB).
+        options.maxBodyBytes = Int.max
         return try SQLiteKeyStore(path: path, options: options)
     }
 }

@@ -46,9 +46,17 @@ struct BufferedBodyBudgetTests {
                     + "12c\r\n" + String(repeating: "c", count: 300) + "\r\n0\r\n\r\n")
             let refusedChunked = try await third.readResponse(method: .post)
             #expect(refusedChunked.status == 503)
+            #expect(server.bufferedBodies.refusals == 2)
             #expect(refusedChunked.head.keepAlive == false)
             third.close()
             #expect(handler.seen.load(ordering: .relaxed) == 1, "refused requests never reach the handler")
+
+            // A body is counted as it arrives: a client that announced 300 bytes and sent 10 holds 10.
+            let trickling = try await TestClient.connect(port: port)
+            try await trickling.send("POST /t HTTP/1.1\r\nHost: x\r\nContent-Length: 300\r\n\r\n" + String(repeating: "t", count: 10))
+            #expect(await eventually { server.bufferedBodies.inUse == 610 })
+            trickling.close()
+            #expect(await eventually { server.bufferedBodies.inUse == 600 }, "a client that goes away gives its bytes back")
 
             // A small body still fits, and the whole budget is back once the first request is answered.
             let fourth = try await TestClient.connect(port: port)

@@ -213,6 +213,19 @@ struct ServerTests {
         }
     }
 
+    /// A client that stops reading a response is disconnected after `writeTimeout` of a full receive window, so it
+    /// cannot hold a connection (and the response's memory) for ever.
+    @Test func aClientThatStopsReadingIsDisconnectedAfterTheWriteTimeout() async throws {
+        let large = ClosureHandler { _ in GatewayResponse(status: .ok, body: [UInt8](repeating: 0x61, count: 32 << 20)) }
+        try await withServer(large, configure: { $0.writeTimeout = .milliseconds(300) }) { server, port in
+            let client = try await TestClient.connect(port: port)
+            try await client.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            // The client reads nothing: the kernel buffers fill and the server's write stalls.
+            #expect(await eventually(timeout: .seconds(10)) { server.connectionCount == 0 })
+            client.close()
+        }
+    }
+
     @Test func connectionLimitAnswers503() async throws {
         try await withServer(helloHandler, configure: { $0.maxConnections = 2 }) { server, port in
             let a = try await TestClient.connect(port: port)
@@ -346,6 +359,8 @@ struct EventLoopCountTests {
     @Test func oneLoopPerUsableProcessor() throws {
         let nproc = Process()
         nproc.executableURL = URL(fileURLWithPath: "/usr/bin/nproc")
+        // nproc also obeys OpenMP's variables, which say nothing about the affinity.
+        nproc.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("OMP_") }
         let output = Pipe()
         nproc.standardOutput = output
         try nproc.run()

@@ -15,6 +15,8 @@ struct AdminHandler: HTTPHandler {
     let store: any KeyStore
     let upstream: UpstreamClient?
     let token: String?
+    /// The main listener's buffered-body budget, published at each scrape.
+    let bufferedBodies: BufferedBodyBudget?
 
     func handle(_ request: GatewayRequest) async throws -> GatewayResponse {
         if let token, !authorized(request.head.headerFields[.authorization], token: token) {
@@ -34,6 +36,7 @@ struct AdminHandler: HTTPHandler {
                 GatewayMetrics.recordKeys(inFlight: stats.inFlight, completed: stats.completed, expired: stats.expired)
             }
             GatewayMetrics.requestsInFlight.publish()
+            if let bufferedBodies { GatewayMetrics.bufferedBodies.publish(bufferedBodies) }
             var fields = HTTPFields()
             fields[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return GatewayResponse(status: .ok, headerFields: fields, body: GatewayMetrics.exposition())

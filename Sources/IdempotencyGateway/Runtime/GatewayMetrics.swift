@@ -1,3 +1,4 @@
+import GatewayHTTP
 import Idempotency
 import Metrics
 import Prometheus
@@ -49,6 +50,35 @@ enum GatewayMetrics {
             gauge.withLock { gauge in
                 if gauge == nil { gauge = Metrics.Gauge(label: "gateway_requests_in_flight") }
                 gauge?.record(value)
+            }
+        }
+    }
+
+    /// `gateway_buffered_body_bytes` (request-body bytes held against `server.max-buffered-body-bytes`) and
+    /// `gateway_buffered_body_refusals_total` (requests answered `503` for want of room), read from the server's
+    /// budget at each scrape.
+    static let bufferedBodies = BufferedBodies()
+
+    final class BufferedBodies: Sendable {
+        private struct State {
+            var gauge: Metrics.Gauge?
+            var counter: Metrics.Counter?
+            var publishedRefusals = 0
+        }
+        private let state = Mutex(State())
+
+        func publish(_ budget: BufferedBodyBudget) {
+            let (inUse, refusals) = (budget.inUse, budget.refusals)
+            state.withLock { state in
+                if state.gauge == nil {
+                    state.gauge = Metrics.Gauge(label: "gateway_buffered_body_bytes")
+                    state.counter = Metrics.Counter(label: "gateway_buffered_body_refusals_total")
+                }
+                state.gauge?.record(inUse)
+                if refusals > state.publishedRefusals {
+                    state.counter?.increment(by: refusals - state.publishedRefusals)
+                    state.publishedRefusals = refusals
+                }
             }
         }
     }

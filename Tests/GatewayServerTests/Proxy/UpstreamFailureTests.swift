@@ -77,6 +77,9 @@ struct ProxyUpstreamFailureTests {
                 return
             case "/huge":
                 try await connection.write("HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + String(repeating: "h", count: 5000))
+            case "/big-head":
+                try await connection.write("HTTP/1.1 200 OK\r\nX-Big: \(String(repeating: "b", count: 2048))\r\nContent-Length: 0\r\n\r\n")
+                return
             case "/many-fields":
                 let fields = (0..<41).map { "X-F\($0): v\r\n" }.joined()
                 try await connection.write("HTTP/1.1 200 OK\r\n\(fields)Content-Length: 0\r\n\r\n")
@@ -90,12 +93,13 @@ struct ProxyUpstreamFailureTests {
     @Test func brokenExchangesAnswer502AndTheClientConnectionSurvives() async throws {
         let broken = [
             "/cut-body", "/cut-head", "/cut-chunk", "/reset", "/garbage", "/bad-status", "/smuggle", "/two-lengths", "/switch",
-            "/huge", "/many-fields",
+            "/huge", "/many-fields", "/big-head",
         ]
         try await withScriptedUpstream(script: Self.misbehaving) { upstream in
             try await withGateway(to: upstream.address, upstream: {
                 $0.maxResponseBodySize = 1000
                 $0.responseLimits.maxHeaderCount = 40
+                $0.responseLimits.maxHeaderSectionSize = 1024
             }) { gateway in
                 let client = try await gateway.connect()
                 for path in broken {

@@ -68,6 +68,7 @@ struct MetricsEndpointTests {
         for name in [
             "idempotency_requests_total", "gateway_request_duration_seconds", "idempotency_bloom_total",
             "idempotency_store_duration_seconds", "gateway_keys_stored", "gateway_requests_in_flight",
+            "gateway_buffered_body_bytes", "gateway_buffered_body_refusals_total",
         ] {
             #expect(last.contains("# TYPE \(name) "), "missing \(name)")
         }
@@ -75,5 +76,8 @@ struct MetricsEndpointTests {
         #expect(metricValue(last, #"gateway_keys_stored{state="completed"}"#) == Double(3 * rounds))
         // Published at each scrape (process-wide: other tests' gateways may have requests in flight).
         #expect(metricValue(last, "gateway_requests_in_flight") >= 0)
+        // This gateway's own budget, published at each scrape: the bodies its RecordingBackend keeps.
+        #expect(metricValue(last, "gateway_buffered_body_bytes") == Double(gateway.bufferedBodyBytes))
+        #expect(gateway.bufferedBodyBytes > 0)
     }
 }

@@ -192,6 +192,29 @@ struct BackendOutcomeTests {
         }
     }
 
+    /// The exchange of a key outlives its client's 504, and so does its request's body in memory: it counts against
+    /// server.max-buffered-body-bytes until the exchange ends.
+    @Test("a keyed body still counts against the buffered-body budget after its client's 504")
+    func bodyCountsUntilTheExchangeEnds() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let gate = TestGate()
+        var configuration = GatewayConfiguration.forTesting(in: directory)
+        configuration.upstream.timeout = .milliseconds(300)
+        let body = String(repeating: "b", count: 1000)
+        let backend = ClosureHandler { _ in
+            await gate.wait()
+            return GatewayResponse(status: .created)
+        }
+        try await withGateway(configuration, backend: backend) { (gateway: Gateway) async throws in
+            #expect(try await post(port: gateway.port, key: "held", body: body).status == 504)
+            #expect(gateway.bufferedBodyBytes == 1000)
+            gate.open()
+            #expect(await eventually { gateway.bufferedBodyBytes == 0 })
+            #expect(try await post(port: gateway.port, key: "held", body: body).header("Idempotent-Replayed") == "true")
+        }
+    }
+
     @Test("a response over max-stored-response-bytes reaches its client; the retry gets status and headers only")
     func oversizedResponse() async throws {
         let directory = try ScratchDirectory()
