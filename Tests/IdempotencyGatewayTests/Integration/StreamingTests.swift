@@ -114,7 +114,7 @@ struct GatewayStreamingTests {
             }
             let body = #"{"error":"too large"}"#
             try await connection.write("HTTP/1.1 413 Content Too Large\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
-            if upstreamStaysOpen { try? await Task.sleep(for: .seconds(8)) }
+            if upstreamStaysOpen { try? await Task.sleep(for: .seconds(4)) }
             connection.close()
         }
         try await withGateway(Self.configuration(in: directory, upstream: upstream.port)) { gateway in
@@ -125,7 +125,7 @@ struct GatewayStreamingTests {
             let first = try await client.readResponse(method: .post, timeout: .seconds(30))
             #expect(first.status == 413)
             #expect(first.text == #"{"error":"too large"}"#)
-            #expect(ContinuousClock.now - start < .seconds(5))
+            #expect(ContinuousClock.now - start < .seconds(3))
 
             try await client.send(request)
             let replay = try await client.readResponse(method: .post, timeout: .seconds(30))
