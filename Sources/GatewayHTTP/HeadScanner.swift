@@ -104,10 +104,13 @@ struct HeadScanner: Sendable {
             // Slack for the method and " HTTP/1.1"; only look closer when the line is really long.
             guard scanned > maxTarget + 16 else { return }
             let lineEnd = headStart + scanned
-            let methodLimit = min(lineEnd, headStart + 1024)
+            let methodLimit = headStart + RequestHeadParser.maxMethodLength
             var index = headStart
-            while index < methodLimit && buffer[index] != ASCII.space { index += 1 }
-            guard index < methodLimit else { throw statuses.bad("request method too long") }
+            while index < min(lineEnd, methodLimit) && buffer[index] != ASCII.space { index += 1 }
+            // RFC 9112 §3: "A server that receives a method longer than any that it implements SHOULD respond with
+            // a 501 (Not Implemented) status code."
+            if index >= methodLimit { throw HTTPParseError(status: 501, reason: "request method too long") }
+            if index == lineEnd { return }  // the method is still arriving
             let targetStart = index + 1
             index = targetStart
             while index < lineEnd && buffer[index] != ASCII.space { index += 1 }

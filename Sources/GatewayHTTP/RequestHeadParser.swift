@@ -3,6 +3,8 @@ import HTTPTypes
 /// Turns a complete, line-split request head into a ``RequestHead`` (RFC 9112 §3, §5, §6, §9.3).
 enum RequestHeadParser {
     private static let statuses = ErrorStatuses.request
+    /// The longest method accepted (longer → `501`, RFC 9112 §3), whether the line arrives at once or bit by bit.
+    static let maxMethodLength = 1024
 
     static func parse(
         _ head: UnsafeBufferPointer<UInt8>, startLine: ByteRange, fieldLines: [ByteRange], limits: HTTPLimits
@@ -15,6 +17,11 @@ enum RequestHeadParser {
             throw statuses.bad(index == startLine.end ? "missing request target" : "invalid character in request method")
         }
         let methodRange = ByteRange(start: startLine.start, end: index)
+        // RFC 9112 §3: "A server that receives a method longer than any that it implements SHOULD respond with a 501
+        // (Not Implemented) status code."
+        guard methodRange.count < Self.maxMethodLength else {
+            throw HTTPParseError(status: 501, reason: "request method too long")
+        }
         index += 1
         let targetStart = index
         // RFC 9112 §3.2: the target is visible ASCII; no CTL, SP, DEL or bytes over 0x7E.

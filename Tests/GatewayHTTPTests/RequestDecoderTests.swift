@@ -266,7 +266,10 @@ struct RequestDecoderTests {
         #expect(rejection("GET /\(String(repeating: "a", count: 20)) HTTP/1.1\r\nHost: h\r\n\r\n", limits: limits) == 414)
         // No end of line yet: the target alone decides.
         #expect(rejection("GET /\(String(repeating: "a", count: 200))", limits: limits) == 414)
-        #expect(rejection("\(String(repeating: "G", count: 2000))", limits: limits) == 400)
+        // RFC 9112 §3: a method longer than any implemented → 501, whether the line is complete or not.
+        #expect(rejection("\(String(repeating: "G", count: 2000))", limits: limits) == 501)
+        #expect(rejection("\(String(repeating: "G", count: 2000)) / HTTP/1.1\r\nHost: h\r\n\r\n", limits: limits) == 501)
+        #expect(rejection("\(String(repeating: "G", count: 1000)) / HTTP/1.1\r\nHost: h\r\n\r\n", limits: limits) == nil)
         #expect(rejection(head("Host: h\r\nA: 1\r\nB: 2\r\n"), limits: limits) == nil)
         #expect(rejection(head("Host: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n"), limits: limits) == 431)
         #expect(rejection("GET / HTTP/1.1\r\nHost: h\r\nA: \(String(repeating: "x", count: 200))", limits: limits) == 431)

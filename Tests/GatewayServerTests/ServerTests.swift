@@ -83,6 +83,8 @@ struct ServerTests {
             ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n", 413),
             ("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
             ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+            // RFC 9112 §3: a method longer than any implemented → 501 (past 1 KiB, on a line over the target limit).
+            ("\(String(repeating: "M", count: 2000)) / HTTP/1.1\r\nHost: x\r\n\r\n", 501),
         ]
         try await withServer(helloHandler, configure: {
             $0.limits = HTTPLimits(maxRequestTargetLength: 256, maxHeaderSectionSize: 1024, maxHeaderCount: 10, maxBodySize: 4096)
