@@ -59,10 +59,11 @@ import Synchronization
 /// - **Expiry.** Completed records live for the TTL (default 24 h), then the key behaves as new. A background
 ///   sweep deletes expired records in small batches every ``IdempotencyConfiguration/sweepInterval``.
 /// - **Size limits.** Request bodies over the server's limit get `413` before reaching the engine. A request under
-///   a key is buffered whole and its backend is asked for a whole response (never a stream). A response
-///   body over ``IdempotencyConfiguration/maxStoredResponseBytes`` reaches its client in full, but only its
-///   status and headers are stored: a retry gets them with an empty body, `Idempotent-Replayed: true` and
-///   `Idempotent-Replay-Body: omitted` (no `Content-Type`/`Content-Encoding`), and the backend never runs twice.
+///   a key is buffered whole. Its response is held whole up to ``IdempotencyConfiguration/maxStoredResponseBytes``
+///   and recorded; a longer one (a backend may stream it) is streamed to its client as it arrives, never held
+///   whole, and only its status and headers are stored: a retry gets them with an empty body,
+///   `Idempotent-Replayed: true` and `Idempotent-Replay-Body: omitted` (no `Content-Type`/`Content-Encoding`), and
+///   the backend never runs twice. The record is stored before the client gets the first byte.
 /// - **Store outage.** Any ``KeyStoreError`` while claiming → `503` with `Retry-After: 1` (`store_error`, fail
 ///   closed). With ``IdempotencyConfiguration/failOpen`` the request is forwarded without idempotency, marked
 ///   `Idempotency-Degraded: true`, logged at warning (`fail_open`). A store error while storing a response
@@ -73,9 +74,6 @@ import Synchronization
 /// Metrics (``IdempotencyMetricNames``) bind to the `MetricsSystem` bootstrapped before the engine is created.
 public final class IdempotencyEngine: HTTPHandler {
     public let configuration: IdempotencyConfiguration
-    /// The largest streamed response the engine reads into memory for a keyed request (the reverse proxy's own
-    /// buffered limit): only a custom backend that streams although asked not to can reach it.
-    static let maxCollectedResponseBytes = 256 * 1024 * 1024
     /// The Bloom filter of keys seen (a hint for the store; see ``BloomFilter``).
     public let bloomFilter: BloomFilter
     /// The in-memory cache of completed responses.
@@ -437,8 +435,8 @@ public final class IdempotencyEngine: HTTPHandler {
         let recordKey = claimed.recordKey
         var upstreamRequest = request
         upstreamRequest.upstreamDeadline = ContinuousClock.now + lease
-        // The response is recorded: the backend must return it whole.
-        upstreamRequest.allowsStreamedResponse = false
+        // The response may come as a stream; ``exchange`` holds it whole only up to the storable size.
+        upstreamRequest.allowsStreamedResponse = request.allowsStreamedResponse
         let waiter = UpstreamWaiter<(GatewayResponse, IdempotencyOutcome)>()
         changeInFlight(by: 1)
         // On the connection's event loop when there is one: the upstream socket's events then resume this task
@@ -447,7 +445,8 @@ public final class IdempotencyEngine: HTTPHandler {
             let result = await exchange(upstreamRequest, claimed)
             // Not in flight any more by the time anyone sees the result.
             changeInFlight(by: -1)
-            waiter.fulfil(result)
+            // The client got its 504 or went away: a streamed body no one will read releases its upstream connection.
+            if !waiter.fulfil(result) { result.0.bodyStream?.cancel() }
         }
         if let result = await waiter.wait(timeout: configuration.upstreamTimeout) { return result }
         if Task.isCancelled {
@@ -469,6 +468,8 @@ public final class IdempotencyEngine: HTTPHandler {
         let recordKey = claimed.recordKey
         let owner = claimed.owner
         var response: GatewayResponse
+        // The body is over the storable size: the response goes on as a stream, recorded without its body.
+        var bodyTooLarge = false
         do {
             do {
                 response = try await next.handle(request)
@@ -484,10 +485,20 @@ public final class IdempotencyEngine: HTTPHandler {
                 response = ProblemDetails.response(status: 500, detail: "The backend failed to handle the request.")
             }
             if let stream = response.bodyStream {
-                // A backend that streamed although asked not to: the recorder needs the whole body (bounded, so a
-                // runaway stream fails the exchange instead of exhausting memory).
-                response.body = try await stream.collect(limit: Self.maxCollectedResponseBytes)
-                response.bodyStream = nil
+                let start = try await Self.readStart(of: stream, upTo: configuration.maxStoredResponseBytes)
+                if let whole = start.whole {
+                    response.body = whole
+                    response.bodyStream = nil
+                } else if request.allowsStreamedResponse {
+                    response.bodyStream = PrefixedBodyStream(prefix: start.read, rest: stream)
+                    bodyTooLarge = true
+                } else {
+                    // A caller that cannot take a stream gets the whole body (a backend streamed although asked not
+                    // to); it is still too large to store.
+                    response.body = start.read + (try await stream.collect())
+                    response.bodyStream = nil
+                    bodyTooLarge = true
+                }
             }
         } catch UpstreamError.unreachable(let reason) {
             // Nothing was sent: no side effect was possible, the key can be released.
@@ -526,12 +537,13 @@ public final class IdempotencyEngine: HTTPHandler {
             return (response, .released)
         }
 
-        let (stored, omitted) = recorder.storable(response)
+        let (stored, omitted) = recorder.storable(response, bodyTooLarge: bodyTooLarge)
         if omitted {
             metrics.bodyOmitted.increment()
+            let bytes = response.bodyStream.map { $0.length.map(String.init) ?? "unknown" } ?? "\(response.body.count)"
             logger.info(
                 "response body too large to store; storing status and headers only",
-                metadata: ["key": recordKey.logged, "bytes": "\(response.body.count)"])
+                metadata: ["key": recordKey.logged, "bytes": "\(bytes)"])
         }
         do {
             try await storeResponse(stored, for: claimed)
@@ -550,6 +562,26 @@ public final class IdempotencyEngine: HTTPHandler {
             keepStoring(stored, for: claimed)
         }
         return (response, .forwarded)
+    }
+
+    /// Reads a streamed response body as far as it may be stored: the whole body when it ends within `limit` bytes
+    /// (`whole`), else nil and what was read (the stream then continues after it). A body whose announced length is
+    /// over the limit is not read at all. On a read error the stream is cancelled.
+    private static func readStart(
+        of stream: any HTTPBodyStream, upTo limit: Int
+    ) async throws -> (whole: [UInt8]?, read: [UInt8]) {
+        if let length = stream.length, length > limit { return (nil, []) }
+        var read: [UInt8] = []
+        do {
+            while read.count <= limit {
+                guard let piece = try await stream.next() else { return (read, read) }
+                if read.isEmpty { read = piece } else { read.append(contentsOf: piece) }
+            }
+        } catch {
+            stream.cancel()
+            throw error
+        }
+        return (nil, read)
     }
 
     /// Stores a claimed key's response and puts it in the hot cache. Returns false, storing nothing, when the key was

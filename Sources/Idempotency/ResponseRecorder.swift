@@ -39,7 +39,9 @@ struct ResponseRecorder: Sendable {
     }
 
     /// What to store for `response`, and whether its body was omitted.
-    func storable(_ response: GatewayResponse) -> (stored: StoredResponse, bodyOmitted: Bool) {
+    /// - Parameter bodyTooLarge: the body is over the limit whatever ``GatewayResponse/body`` holds (a streamed
+    ///   response, of which only the start was read).
+    func storable(_ response: GatewayResponse, bodyTooLarge: Bool = false) -> (stored: StoredResponse, bodyOmitted: Bool) {
         let fields = response.head.headerFields
         var connectionNamed: Set<String> = []
         for value in fields[values: .connection] {
@@ -47,7 +49,7 @@ struct ResponseRecorder: Sendable {
                 connectionNamed.insert(token.trimmingSpaces.lowercased())
             }
         }
-        let omitted = response.body.count > maxBodyBytes
+        let omitted = bodyTooLarge || response.body.count > maxBodyBytes
         var stored: [StoredResponse.Field] = []
         stored.reserveCapacity(fields.count + 1)
         if omitted { stored.append(Self.bodyOmittedMarker) }

@@ -16,7 +16,10 @@ final class UpstreamWaiter<Value: Sendable>: Sendable {
     private let state = Mutex(State.pending)
 
     /// Hands the value to the waiter (or keeps it for a waiter still to come). Later calls are ignored.
-    func fulfil(_ value: Value) {
+    /// - Returns: false when no one will take the value (the waiter gave up: timeout or cancellation, or it was
+    ///   fulfilled before), so that the caller can release what the value holds.
+    @discardableResult
+    func fulfil(_ value: Value) -> Bool {
         resume(with: value)
     }
 
@@ -45,20 +48,27 @@ final class UpstreamWaiter<Value: Sendable>: Sendable {
         }
     }
 
-    /// Resumes the waiter with `value` (`nil`: timeout or cancellation), or records a value for later.
-    private func resume(with value: Value?) {
-        let continuation: UnsafeContinuation<Value?, Never>? = state.withLock { state in
+    /// Resumes the waiter with `value` (`nil`: timeout or cancellation), or records a value for later. Returns
+    /// whether `value` went to a waiter or was kept for one.
+    @discardableResult
+    private func resume(with value: Value?) -> Bool {
+        let (continuation, taken): (UnsafeContinuation<Value?, Never>?, Bool) = state.withLock { state in
             switch state {
             case .pending:
-                if let value { state = .fulfilled(value) } else { state = .finished }
-                return nil
+                if let value {
+                    state = .fulfilled(value)
+                    return (nil, true)
+                }
+                state = .finished
+                return (nil, false)
             case .waiting(let continuation):
                 state = .finished
-                return continuation
+                return (continuation, true)
             case .fulfilled, .finished:
-                return nil
+                return (nil, false)
             }
         }
         continuation?.resume(returning: value)
+        return taken && value != nil
     }
 }

@@ -74,7 +74,8 @@ struct EngineStreamingTests {
         #expect(first.bodyStream == nil)
         #expect(first.body == Array("streamed payload".utf8))
         let seen = try #require(backend.seen.withLock { $0.first })
-        #expect(!seen.allowsStreamedResponse, "a response that is recorded must come back whole")
+        // The backend may stream its response: the engine holds it whole up to the storable size (this one is small).
+        #expect(seen.allowsStreamedResponse)
         #expect(!seen.streamed)
         #expect(seen.body == Array("payload".utf8))
 
@@ -83,5 +84,67 @@ struct EngineStreamingTests {
         #expect(replayOutcome == .replayed)
         #expect(replay.body == Array("streamed payload".utf8))
         #expect(backend.seen.withLock { $0.count } == 1)
+    }
+
+    /// A response over `max-stored-response-bytes` is never held whole: the engine reads up to the limit, records
+    /// the status and headers, and hands the client a stream of the whole body (the start it read, then the rest).
+    @Test(arguments: [true, false])
+    func aLargeResponseIsStreamedAndRecordedWithoutItsBody(announceLength: Bool) async throws {
+        let pieces = (0..<8).map { [UInt8](repeating: UInt8(65 + $0), count: 1000) }
+        let streams = Mutex<[ArrayBodyStream]>([])
+        // Streams whether asked to or not (a custom backend may): the engine copes either way.
+        let backend = ClosureHandler { _ in
+            let stream = ArrayBodyStream(pieces, announceLength: announceLength)
+            streams.withLock { $0.append(stream) }
+            var head = HTTPResponse(status: .created)
+            head.headerFields[.contentType] = "application/octet-stream"
+            return GatewayResponse(head: head, bodyStream: stream)
+        }
+        let engine = Self.engine(backend, configuration: IdempotencyConfiguration(maxStoredResponseBytes: 2500))
+        var request = makeRequest(method: .post, key: "large-1", body: "x")
+        request.allowsStreamedResponse = true
+        let (first, outcome) = await engine.process(request)
+        #expect(outcome == .forwarded)
+        let stream = try #require(first.bodyStream)
+        // Not read at all when its length is announced; otherwise only as far as needed to see it is too large.
+        #expect(streams.withLock { $0[0].piecesRead } == (announceLength ? 0 : 3))
+        #expect(stream.length == (announceLength ? 8000 : nil))
+        #expect(try await stream.collect() == pieces.flatMap { $0 })
+
+        let (replay, replayOutcome) = await engine.process(makeRequest(method: .post, key: "large-1", body: "x"))
+        #expect(replayOutcome == .replayed)
+        #expect(replay.head.status == .created)
+        #expect(replay.body.isEmpty)
+        #expect(replay.head.headerFields[HTTPField.Name("Idempotent-Replay-Body")!] == "omitted")
+        #expect(streams.withLock { $0.count } == 1)
+
+        // A caller that cannot take a stream gets the whole body; the record still has none.
+        var whole = makeRequest(method: .post, key: "large-2", body: "x")
+        whole.allowsStreamedResponse = false
+        let (buffered, _) = await engine.process(whole)
+        #expect(buffered.bodyStream == nil)
+        #expect(buffered.body == pieces.flatMap { $0 })
+    }
+
+    /// When the client is gone before a large streamed response arrives (it got its 504), no one reads the stream:
+    /// the engine cancels it (which closes an upstream connection) after recording the response without its body.
+    @Test func aLargeResponseNoOneWaitsForIsCancelled() async throws {
+        let gate = TestGate()
+        let stream = ArrayBodyStream([[UInt8](repeating: 1, count: 4000)], announceLength: true)
+        let backend = ClosureHandler { _ in
+            await gate.wait()
+            return GatewayResponse(head: HTTPResponse(status: .ok), bodyStream: stream)
+        }
+        let engine = Self.engine(
+            backend, configuration: IdempotencyConfiguration(upstreamTimeout: .milliseconds(100), maxStoredResponseBytes: 1000))
+        var request = makeRequest(method: .post, key: "late-large", body: "x")
+        request.allowsStreamedResponse = true
+        let (first, _) = await engine.process(request)
+        #expect(first.head.status.code == 504)
+        gate.open()
+        #expect(await eventually { stream.wasCancelled })
+        let (replay, outcome) = await engine.process(makeRequest(method: .post, key: "late-large", body: "x"))
+        #expect(outcome == .replayed)
+        #expect(replay.head.headerFields[HTTPField.Name("Idempotent-Replay-Body")!] == "omitted")
     }
 }

@@ -60,10 +60,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var timeout: Duration = .seconds(30)
         /// `upstream.max-idle-connections`: pooled keep-alive connections kept open. Default `64`.
         public var maxIdleConnections = 64
-        /// `upstream.max-response-body-bytes`: the largest upstream response body held whole (the response to a
-        /// keyed request, or a small passthrough one); a larger one is answered `502`, and under a key the key
-        /// stays in flight until its lease ends, since the upstream acted. Passthrough responses over
-        /// `server.stream-bodies-over` are streamed and not limited. Default `268435456` (256MiB).
+        /// `upstream.max-response-body-bytes`: the largest upstream response body held whole; a larger one is
+        /// answered `502`, and under a key the key stays in flight until its lease ends, since the upstream acted.
+        /// Responses over `server.stream-bodies-over` are streamed (a keyed one is recorded without its body when
+        /// over `idempotency.max-stored-response-bytes`), so this bounds only a larger setting of that. Default
+        /// `268435456` (256MiB).
         public var maxResponseBodyBytes = 256 << 20
         /// `upstream.idle-connection-timeout`: a pooled connection idle longer than this is closed, not reused (keep
         /// it below the upstream's own keep-alive timeout). Default `30s`.

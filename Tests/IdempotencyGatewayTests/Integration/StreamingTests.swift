@@ -114,7 +114,7 @@ struct GatewayStreamingTests {
             }
             let body = #"{"error":"too large"}"#
             try await connection.write("HTTP/1.1 413 Content Too Large\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
-            if upstreamStaysOpen { try? await Task.sleep(for: .seconds(4)) }
+            if upstreamStaysOpen { try? await Task.sleep(for: .seconds(9)) }
             connection.close()
         }
         try await withGateway(Self.configuration(in: directory, upstream: upstream.port)) { gateway in
@@ -125,13 +125,58 @@ struct GatewayStreamingTests {
             let first = try await client.readResponse(method: .post, timeout: .seconds(30))
             #expect(first.status == 413)
             #expect(first.text == #"{"error":"too large"}"#)
-            #expect(ContinuousClock.now - start < .seconds(3))
+            #expect(ContinuousClock.now - start < .seconds(7))
 
             try await client.send(request)
             let replay = try await client.readResponse(method: .post, timeout: .seconds(30))
             #expect(replay.status == 413)
             #expect(replay.header("Idempotent-Replayed") == "true")
             #expect(upstream.acceptedCount == 1)
+        }
+        await upstream.stop()
+    }
+
+    /// A keyed request's response over `idempotency.max-stored-response-bytes` is streamed to its client, not held
+    /// whole (so `upstream.max-response-body-bytes` does not bound it either), and recorded without its body.
+    @Test("a keyed request's large response is streamed to the client and recorded without its body", arguments: [false, true])
+    func keyedLargeResponseIsStreamed(chunked: Bool) async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let size = 8 << 20
+        let payload = Self.bytes(size)
+        let upstream = try ScriptedUpstream { connection in
+            while try await connection.readRequest() != nil {
+                if chunked {
+                    try await connection.write("HTTP/1.1 201 Created\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    for start in stride(from: 0, to: size, by: 1 << 20) {
+                        try await connection.write(Array("100000\r\n".utf8) + Array(payload[start..<(start + (1 << 20))]) + Array("\r\n".utf8))
+                    }
+                    try await connection.write("0\r\n\r\n")
+                } else {
+                    try await connection.write(
+                        Array("HTTP/1.1 201 Created\r\nContent-Type: application/octet-stream\r\nContent-Length: \(size)\r\n\r\n".utf8) + payload)
+                }
+            }
+        }
+        var configuration = Self.configuration(in: directory, upstream: upstream.port)
+        configuration.idempotency.maxStoredResponseBytes = 1 << 20
+        configuration.upstream.maxResponseBodyBytes = 2 << 20  // held whole, it would not fit
+        try await withGateway(configuration) { (gateway: Gateway) async throws in
+            let head = "POST /exports HTTP/1.1\r\nHost: g.test\r\nIdempotency-Key: export-1\r\nContent-Length: 2\r\n\r\n{}"
+            let client = try await TestClient.connect(port: gateway.port)
+            try await client.send(head)
+            let first = try await client.readResponse(method: .post, timeout: .seconds(30))
+            #expect(first.status == 201)
+            #expect(first.body == payload)
+            #expect(first.header("Content-Type") == "application/octet-stream")
+
+            try await client.send(head)
+            let replay = try await client.readResponse(method: .post, timeout: .seconds(30))
+            #expect(replay.status == 201)
+            #expect(replay.body.isEmpty)
+            #expect(replay.header("Idempotent-Replayed") == "true")
+            #expect(replay.header("Idempotent-Replay-Body") == "omitted")
+            #expect(upstream.requests.count == 1)
         }
         await upstream.stop()
     }
