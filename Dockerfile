@@ -31,9 +31,9 @@ COPY --from=build --chown=gateway:gateway /staging /app
 USER gateway
 VOLUME /data
 EXPOSE 8080 9090
-# The admin listener must be reachable inside the container for the health check; bind both listeners to all
-# interfaces. A non-loopback admin address requires a token: set GATEWAY_ADMIN_TOKEN at `docker run`, or pass
-# --admin-listen 127.0.0.1:9090 to keep it private to the container.
+# The gateway listens on all interfaces; the admin listener on the container's loopback, where the health check
+# reaches it. To reach the admin API from outside, set GATEWAY_ADMIN_LISTEN=0.0.0.0:9090 with GATEWAY_ADMIN_TOKEN
+# (a non-loopback admin address requires a token) at `docker run`, and publish 9090.
 # MALLOC_MMAP_THRESHOLD_: buffers over 128 KiB (large bodies) go back to the system when freed, so a burst of large
 # bodies does not stay in the container's resident memory (glibc's adaptive threshold would keep them).
 ENV GATEWAY_LISTEN=0.0.0.0:8080 \

@@ -145,6 +145,15 @@ public final class SQLiteKeyStore: KeyStore {
         }
     }
 
+    /// Up to `limit` keys in (scope, key) order, starting after `after` (keyset pagination: pass the last key of a
+    /// page to get the next), for listings.
+    public func keys(after: RecordKey?, limit: Int) async throws(KeyStoreError) -> [RecordKey] {
+        let count = max(0, limit)
+        return try await read { (db) throws(KeyStoreError) in
+            try sqlite { () throws(SQLiteError) in try RecordsTable.keys(after: after, limit: count, on: db) }
+        }
+    }
+
     public func statistics(now: Timestamp) async throws(KeyStoreError) -> KeyStoreStatistics {
         let (inFlight, completed, expired) = try await read { (db) throws(KeyStoreError) in
             let counts = try sqlite { () throws(SQLiteError) in try RecordsTable.counts(now: now, on: db) }

@@ -13,10 +13,11 @@ public enum KeyAdministration {
         public var description: String
     }
 
-    /// The record for `key` in `scope` as JSON (``RecordJSON``), body included.
+    /// The record for `key` in `scope` as JSON (``RecordJSON``), body included. `key` may be given bare or in its
+    /// quoted sf-string form, as clients send it.
     public static func show(key: String, scope: String, storePath: String) async throws -> String {
         let store = try open(storePath)
-        let found = try await store.record(for: RecordKey(scope: scope, key: key))
+        let found = try await store.record(for: RecordKey(scope: scope, key: IdempotencyKey.value(of: key)))
         await store.close()
         guard let record = found else {
             throw Failure(description: "no record for key '\(key)' in scope '\(scope)' in \(storePath)")
@@ -29,10 +30,42 @@ public enum KeyAdministration {
         let store = try open(storePath)
         var result: [String: Bool] = [:]
         for key in keys {
-            result[key] = try await store.delete(RecordKey(scope: scope, key: key))
+            result[key] = try await store.delete(RecordKey(scope: scope, key: IdempotencyKey.value(of: key)))
         }
         await store.close()
         return result
+    }
+
+    /// One line per record, in (scope, key) order, at most `limit` of them: scope (`-` for the unscoped space), key,
+    /// state, status, created and expires, tab-separated, after a header line. With `scope`, only that scope's
+    /// records. This is how to find the scope to pass to `keys show` for a key a client sent with credentials.
+    public static func list(scope: String?, limit: Int, storePath: String) async throws -> String {
+        let store = try open(storePath)
+        let now = IdempotencyEngine.systemNow()
+        var lines = ["scope\tkey\tstate\tstatus\tcreated\texpires"]
+        // Keys sort by scope first: a scope's records start right after (scope, "") (no key is empty) and end where
+        // the scope changes.
+        var after: RecordKey? = scope.map { RecordKey(scope: $0, key: "") }
+        listing: while lines.count - 1 < limit {
+            let page = try await store.keys(after: after, limit: min(256, limit - (lines.count - 1)))
+            for key in page {
+                if let scope, key.scope != scope { break listing }
+                if let record = try await store.record(for: key) { lines.append(line(record, now: now)) }
+            }
+            guard let last = page.last else { break }
+            after = last
+        }
+        await store.close()
+        return lines.joined(separator: "\n")
+    }
+
+    private static func line(_ record: IdempotencyRecord, now: Timestamp) -> String {
+        let state = record.expiresAt <= now ? "expired" : record.state.rawValue
+        let status = record.response.map { String($0.status) } ?? "-"
+        return [
+            record.key.scope.isEmpty ? "-" : record.key.scope, record.key.key, state, status,
+            ISOTime.format(record.createdAt), ISOTime.format(record.expiresAt),
+        ].joined(separator: "\t")
     }
 
     /// Record counts and file size as text.

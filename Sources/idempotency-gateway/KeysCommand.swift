@@ -1,4 +1,4 @@
-// `idempotency-gateway keys show|delete|stats`: inspect and manage the key store offline.
+// `idempotency-gateway keys list|show|delete|stats`: inspect and manage the key store offline.
 import ArgumentParser
 import IdempotencyGateway
 
@@ -7,7 +7,7 @@ struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Inspect or delete stored idempotency keys.",
-        subcommands: [Show.self, Delete.self, Stats.self]
+        subcommands: [List.self, Show.self, Delete.self, Stats.self]
     )
 
     /// The store location shared by the `keys` subcommands.
@@ -29,14 +29,40 @@ struct KeysCommand: AsyncParsableCommand {
         }
     }
 
+    /// `keys list`
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List stored records: scope, key, state, status, created, expires (tab-separated).",
+            discussion: "The scope column is what `keys show --scope` takes (`-` for the unscoped space).")
+
+        @Option(name: .long, help: "Only this scope's records (hex hash as listed; \"\" for the unscoped space).")
+        var scope: String?
+
+        @Option(name: .long, help: "At most this many records (default 100).")
+        var limit = 100
+
+        @OptionGroup var storeOptions: StoreOptions
+
+        func validate() throws {
+            if limit < 1 { throw ValidationError("--limit must be at least 1") }
+        }
+
+        func run() async throws {
+            let path = try storeOptions.storePath()
+            try await reportingFailure {
+                print(try await KeyAdministration.list(scope: scope, limit: limit, storePath: path))
+            }
+        }
+    }
+
     /// `keys show KEY`
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print one stored record as JSON.")
 
-        @Argument(help: "The Idempotency-Key value (without structured-field quotes).")
+        @Argument(help: "The Idempotency-Key value, bare or in its quoted sf-string form.")
         var key: String
 
-        @Option(name: .long, help: "The key's scope as shown by `keys show` (hex hash; default: empty, the unscoped space).")
+        @Option(name: .long, help: "The key's scope as `keys list` shows it (hex hash; default: empty, the unscoped space).")
         var scope = ""
 
         @OptionGroup var storeOptions: StoreOptions
@@ -55,10 +81,10 @@ struct KeysCommand: AsyncParsableCommand {
             abstract: "Delete stored records so the keys can be reused.",
             discussion: "Prints `deleted KEY` or `not-found KEY` per key; exits 0 either way.")
 
-        @Argument(help: "One or more Idempotency-Key values.")
+        @Argument(help: "One or more Idempotency-Key values, bare or quoted.")
         var keys: [String]
 
-        @Option(name: .long, help: "The keys' scope as shown by `keys show` (hex hash; default: empty, the unscoped space).")
+        @Option(name: .long, help: "The keys' scope as `keys list` shows it (hex hash; default: empty, the unscoped space).")
         var scope = ""
 
         @OptionGroup var storeOptions: StoreOptions

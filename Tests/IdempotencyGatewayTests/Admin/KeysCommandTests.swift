@@ -49,6 +49,34 @@ struct KeysCommandTests {
         #expect(missing.standardError.contains("error: no record for key 'nope'"))
     }
 
+    @Test("keys list shows every record with its scope, and one scope's alone; keys show takes a quoted key")
+    func list() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let (store, scope) = try await Self.filledStore(in: directory)
+
+        let all = try await ChildProcess.run(["keys", "list", "--store", store], directory: directory.url)
+        #expect(all.exit == ChildProcess.Exit(status: 0, signalled: false), "\(all.standardError)")
+        let rows = all.standardOutput.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
+        #expect(rows.first == ["scope", "key", "state", "status", "created", "expires"])
+        let records = rows.dropFirst().map { [$0[0], $0[1], $0[2], $0[3]] }
+        #expect(records.count == 3)
+        #expect(records.contains(["-", "cli-order-1", "completed", "201"]))
+        #expect(records.contains(["-", "cli-order-2", "completed", "201"]))
+        #expect(records.contains([scope, "cli-order-1", "completed", "201"]))
+
+        // The listed scope is what `keys show --scope` takes; a key may be given as clients send it, quoted.
+        let scoped = try await ChildProcess.run(["keys", "list", "--scope", scope, "--store", store], directory: directory.url)
+        #expect(scoped.standardOutput.split(separator: "\n").count == 2)
+        let shown = try await ChildProcess.run(
+            ["keys", "show", "\"cli-order-1\"", "--scope", scope, "--store", store], directory: directory.url)
+        #expect(shown.exit.status == 0)
+        #expect(shown.standardOutput.contains(#""body":"{\"order\":3,\"bytes\":13}""#))
+
+        let limited = try await ChildProcess.run(["keys", "list", "--limit", "1", "--store", store], directory: directory.url)
+        #expect(limited.standardOutput.split(separator: "\n").count == 2)
+    }
+
     @Test("keys delete reports each key and frees it; keys stats counts what is left")
     func deleteAndStats() async throws {
         let directory = try ScratchDirectory()
