@@ -6,20 +6,28 @@ import Synchronization
 public final class PrefixedBodyStream: HTTPBodyStream {
     private let rest: any HTTPBodyStream
     private let prefix: Mutex<[UInt8]?>
+    private let onFailure: @Sendable (any Error) -> Void
 
     /// - Parameters:
     ///   - prefix: the bytes read from `rest` so far (may be empty).
     ///   - rest: the stream they were read from; its ``HTTPBodyStream/length`` is the whole body's.
-    public init(prefix: [UInt8], rest: any HTTPBodyStream) {
+    ///   - onFailure: told when reading the rest fails (the body broke off), before the error is thrown on.
+    public init(prefix: [UInt8], rest: any HTTPBodyStream, onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
         self.rest = rest
         self.prefix = Mutex(prefix.isEmpty ? nil : prefix)
+        self.onFailure = onFailure
     }
 
     public var length: Int? { rest.length }
 
     public func next() async throws -> [UInt8]? {
         if let first = prefix.withLock({ $0.take() }) { return first }
-        return try await rest.next()
+        do {
+            return try await rest.next()
+        } catch {
+            onFailure(error)
+            throw error
+        }
     }
 
     public func cancel() {

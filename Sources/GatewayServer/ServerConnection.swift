@@ -364,7 +364,8 @@ final class ServerConnection: Sendable {
     ///
     /// Returns whether the connection stays open. Throws when the socket or the stream fails; once the head is
     /// out the client can no longer be told, so the caller closes the connection (a chunked body then lacks its
-    /// last chunk, a sized one its last bytes: the client sees the message is incomplete).
+    /// last chunk, a sized one its last bytes, and a close-delimited one ends in a reset: the client sees the message
+    /// is incomplete).
     private func writeStreamed(
         _ response: GatewayResponse, _ stream: any HTTPBodyStream, for head: RequestHead, keepAlive: Bool
     ) async throws -> Bool {
@@ -412,6 +413,9 @@ final class ServerConnection: Sendable {
             }
         } catch {
             stream.cancel()
+            // A close-delimited body (HTTP/1.0 client, unknown length) ends where the connection does: closed with a
+            // FIN, the part sent would read as the whole body. A reset tells the client it is not.
+            if length == nil && !chunked { socket.resetOnClose() }
             throw error
         }
         return keepAlive

@@ -256,6 +256,19 @@ public final class AsyncSocket: Sendable {
         return count > 0 ? Array(bytes[..<count]) : []
     }
 
+    /// Makes the coming ``close()`` reset the connection (``Socket/setResetOnClose()``): a close-delimited message
+    /// that broke off then reads as broken, not as complete.
+    public func resetOnClose() {
+        let open = state.withLock { state in
+            guard !state.closed else { return false }
+            state.inProgress += 1
+            return true
+        }
+        guard open else { return }
+        socket.setResetOnClose()
+        finishCall { _ in }
+    }
+
     /// Sends a FIN after the last response, keeping the descriptor open.
     public func shutdownWrite() {
         let open = state.withLock { state in

@@ -95,6 +95,13 @@ public struct Socket: Sendable, Hashable {
         try? setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1)
     }
 
+    /// Makes `close()` reset the connection instead of ending it with a FIN (`SO_LINGER` on, 0 s): for a message
+    /// that ends at the close (a close-delimited body, RFC 9112 §6.3 rule 8), a FIN would look like its end.
+    public func setResetOnClose() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+    }
+
     /// The local address (after `bind`, the port the kernel chose for port 0).
     public func localAddress() -> SocketAddress? {
         var storage = sockaddr_storage()

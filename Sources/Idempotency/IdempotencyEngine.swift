@@ -442,7 +442,7 @@ public final class IdempotencyEngine: HTTPHandler {
         // On the connection's event loop when there is one: the upstream socket's events then resume this task
         // on the thread that saw them.
         Task(executorPreference: request.executor) { [self] in
-            let result = await exchange(upstreamRequest, claimed)
+            let result = await exchange(upstreamRequest, claimed, headArrived: { waiter.stopTimeout() })
             // Not in flight any more by the time anyone sees the result.
             changeInFlight(by: -1)
             // The client got its 504 or went away: a streamed body no one will read releases its upstream connection.
@@ -462,8 +462,11 @@ public final class IdempotencyEngine: HTTPHandler {
     }
 
     /// The upstream exchange of a claimed key and the bookkeeping of its result.
+    /// - Parameter headArrived: called when a streamed response's head has arrived and its body is read up to the
+    ///   storable size before the client gets anything: the client's wait is no longer bounded by the upstream
+    ///   timeout (each read still is), as it is not for a response streamed without a key.
     private func exchange(
-        _ request: GatewayRequest, _ claimed: ClaimedKey
+        _ request: GatewayRequest, _ claimed: ClaimedKey, headArrived: @Sendable () -> Void
     ) async -> (GatewayResponse, IdempotencyOutcome) {
         let recordKey = claimed.recordKey
         let owner = claimed.owner
@@ -485,12 +488,20 @@ public final class IdempotencyEngine: HTTPHandler {
                 response = ProblemDetails.response(status: 500, detail: "The backend failed to handle the request.")
             }
             if let stream = response.bodyStream {
+                headArrived()
                 let start = try await Self.readStart(of: stream, upTo: configuration.maxStoredResponseBytes)
                 if let whole = start.whole {
                     response.body = whole
                     response.bodyStream = nil
                 } else if request.allowsStreamedResponse {
-                    response.bodyStream = PrefixedBodyStream(prefix: start.read, rest: stream)
+                    let key = recordKey.logged
+                    response.bodyStream = PrefixedBodyStream(prefix: start.read, rest: stream) { [logger, metrics] error in
+                        // The record (status and headers) is stored; the client sees an incomplete message.
+                        metrics.bodyBroken.increment()
+                        logger.warning(
+                            "response body broke off after its record was stored; retries get its status and headers",
+                            metadata: ["key": key, "error": "\(error)"])
+                    }
                     bodyTooLarge = true
                 } else {
                     // A caller that cannot take a stream gets the whole body (a backend streamed although asked not

@@ -15,6 +15,9 @@ public enum IdempotencyMetricNames: Sendable {
     public static let inFlight = "idempotency_inflight"
     /// Counter: completed responses stored without their body because it exceeded the storable size.
     public static let bodyOmitted = "idempotency_body_omitted_total"
+    /// Counter: streamed responses (stored without their body) whose body broke off after the record was stored:
+    /// the client saw an incomplete message, a retry gets the status and headers.
+    public static let bodyBroken = "idempotency_body_broken_total"
     /// Counter: `complete` refused because another request took the key over (a stale owner).
     public static let staleOwner = "idempotency_stale_owner_total"
     /// Counter: responses the client got although storing them failed (the key stays in flight; storing is retried
@@ -44,6 +47,7 @@ struct IdempotencyMetrics: Sendable {
     let bloom: [BloomResult: Counter]
     let inFlight: Gauge
     let bodyOmitted: Counter
+    let bodyBroken: Counter
     let staleOwner: Counter
     let unstoredResponses: Counter
     let hotCacheHits: Counter
@@ -76,6 +80,7 @@ struct IdempotencyMetrics: Sendable {
         self.bloom = bloom
         inFlight = Gauge(label: IdempotencyMetricNames.inFlight, factory: factory)
         bodyOmitted = Counter(label: IdempotencyMetricNames.bodyOmitted, factory: factory)
+        bodyBroken = Counter(label: IdempotencyMetricNames.bodyBroken, factory: factory)
         staleOwner = Counter(label: IdempotencyMetricNames.staleOwner, factory: factory)
         unstoredResponses = Counter(label: IdempotencyMetricNames.unstoredResponses, factory: factory)
         hotCacheHits = Counter(label: IdempotencyMetricNames.hotCacheHits, factory: factory)

@@ -14,6 +14,14 @@ final class UpstreamWaiter<Value: Sendable>: Sendable {
 
     /// Unsafe continuations (no allocation per wait): the state machine resumes each exactly once.
     private let state = Mutex(State.pending)
+    /// Set by ``stopTimeout()``: the waiter's timeout no longer ends the wait (cancellation still does).
+    private let timeoutStopped = Atomic(false)
+
+    /// The value is on its way (an upstream's response head arrived, its body is being read): the waiter keeps
+    /// waiting past its timeout. No effect once the timeout has ended the wait.
+    func stopTimeout() {
+        timeoutStopped.store(true, ordering: .releasing)
+    }
 
     /// Hands the value to the waiter (or keeps it for a waiter still to come). Later calls are ignored.
     /// - Returns: false when no one will take the value (the waiter gave up: timeout or cancellation, or it was
@@ -25,7 +33,9 @@ final class UpstreamWaiter<Value: Sendable>: Sendable {
 
     /// The value, or `nil` when `timeout` passed first or the waiting task was cancelled.
     func wait(timeout: Duration) async -> Value? {
-        let timer = TimeoutScheduler.shared.schedule(at: .now + timeout) { self.resume(with: nil) }
+        let timer = TimeoutScheduler.shared.schedule(at: .now + timeout) {
+            if !self.timeoutStopped.load(ordering: .acquiring) { self.resume(with: nil) }
+        }
         defer { TimeoutScheduler.shared.cancel(timer) }
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Value?, Never>) in

@@ -147,4 +147,67 @@ struct EngineStreamingTests {
         #expect(outcome == .replayed)
         #expect(replay.head.headerFields[HTTPField.Name("Idempotent-Replay-Body")!] == "omitted")
     }
+
+    /// Once a streamed response's head has arrived, the client waits for the body's start (read before anything is
+    /// sent, to see whether it can be stored) without the upstream timeout: a slow but live body is not turned into
+    /// a 504 (each read is still bounded by the backend).
+    @Test(arguments: [10_000, 2500])
+    func aSlowBodyAfterItsHeadIsNotA504(maxStored: Int) async throws {
+        let pieces = (0..<5).map { [UInt8](repeating: UInt8(97 + $0), count: 1000) }
+        let backend = ClosureHandler { _ in
+            GatewayResponse(head: HTTPResponse(status: .ok), bodyStream: SlowStream(pieces, pause: .milliseconds(60)))
+        }
+        let engine = Self.engine(
+            backend,
+            configuration: IdempotencyConfiguration(upstreamTimeout: .milliseconds(100), maxStoredResponseBytes: maxStored))
+        var request = makeRequest(method: .post, key: "slow-body-\(maxStored)", body: "x")
+        request.allowsStreamedResponse = true
+        let (response, outcome) = await engine.process(request)
+        #expect(outcome == .forwarded)
+        #expect(response.head.status == .ok)
+        let body = try await response.bodyStream?.collect() ?? response.body
+        #expect(body == pieces.flatMap { $0 })
+    }
+
+    /// A large streamed body that breaks off after its record was stored: the client's stream fails (the server then
+    /// closes the connection, so the message is visibly incomplete), and a retry gets the stored status and headers
+    /// (the upstream did answer), as for any body too large to store.
+    @Test func aLargeBodyThatBreaksOffAfterItsRecordIsStored() async throws {
+        let backend = ClosureHandler { _ in
+            GatewayResponse(
+                head: HTTPResponse(status: .ok),
+                bodyStream: SlowStream((0..<4).map { _ in [UInt8](repeating: 7, count: 1000) }, pause: .zero, failAtEnd: true))
+        }
+        let engine = Self.engine(backend, configuration: IdempotencyConfiguration(maxStoredResponseBytes: 1500))
+        var request = makeRequest(method: .post, key: "broken-1", body: "x")
+        request.allowsStreamedResponse = true
+        let (response, _) = await engine.process(request)
+        let stream = try #require(response.bodyStream)
+        await #expect(throws: (any Error).self) { _ = try await stream.collect() }
+        let (replay, outcome) = await engine.process(makeRequest(method: .post, key: "broken-1", body: "x"))
+        #expect(outcome == .replayed)
+        #expect(replay.head.headerFields[HTTPField.Name("Idempotent-Replay-Body")!] == "omitted")
+    }
+}
+
+/// A body of unknown length whose pieces arrive `pause` apart (and which may break off at its end).
+private final class SlowStream: HTTPBodyStream {
+    private let pieces: Mutex<[[UInt8]]>
+    private let pause: Duration
+    private let failAtEnd: Bool
+    struct BrokeOff: Error {}
+    /// - Parameter failAtEnd: throw instead of ending (a body that broke off).
+    init(_ pieces: [[UInt8]], pause: Duration, failAtEnd: Bool = false) {
+        self.pieces = Mutex(pieces)
+        self.pause = pause
+        self.failAtEnd = failAtEnd
+    }
+    var length: Int? { nil }
+    func next() async throws -> [UInt8]? {
+        if pause > .zero { try await Task.sleep(for: pause) }
+        let piece = pieces.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+        if piece == nil, failAtEnd { throw BrokeOff() }
+        return piece
+    }
+    func cancel() { pieces.withLock { $0 = [] } }
 }

@@ -65,6 +65,35 @@ struct StreamingEdgeCaseTests {
         }
     }
 
+    /// To an HTTP/1.0 client a body of unknown length is close-delimited (RFC 9112 §6.3 rule 8): ending it with a
+    /// FIN when the upstream broke off would make the part sent look whole. The gateway resets the connection.
+    @Test func truncatedUpstreamBodyResetsAnHTTP10Client() async throws {
+        let payload = patternBytes(300 << 10)
+        try await withScriptedUpstream(script: { connection in
+            guard try await connection.readRequest() != nil else { return }
+            var reply = Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+            HTTPEncoder.encodeChunk(payload, into: &reply)
+            reply += Array("10000\r\nabc".utf8)
+            try await connection.write(reply)
+            connection.close()
+        }) { upstream in
+            try await withGateway(to: upstream.address) { gateway in
+                let client = try await gateway.connect()
+                try await client.send("GET /x HTTP/1.0\r\nHost: s\r\n\r\n")
+                let ending: String
+                do {
+                    _ = try await client.readUntilClose(timeout: .seconds(10))
+                    ending = "fin"
+                } catch SocketError.timeout {
+                    ending = "timeout"
+                } catch {
+                    ending = "reset"
+                }
+                #expect(ending == "reset", "a broken close-delimited body must not end like a complete one")
+            }
+        }
+    }
+
     @Test func partiallyReadStreamedBodyClosesInsteadOfMisparsing() async throws {
         try await withServer(PartialReader(), configure: { $0.streamBodiesOver = 10 }) { _, port in
             let client = try await TestClient.connect(port: port)
