@@ -10,6 +10,10 @@ struct KeysCommand: AsyncParsableCommand {
         subcommands: [List.self, Show.self, Delete.self, Stats.self]
     )
 
+    /// A `--scope` as given: `keys list` prints the unscoped space (the empty scope) as `-`, which is taken back as
+    /// empty (a real scope is a hex hash).
+    static func scopeValue(_ given: String) -> String { given == "-" ? "" : given }
+
     /// The store location shared by the `keys` subcommands.
     struct StoreOptions: ParsableArguments {
         @Option(name: .long, help: ArgumentHelp(
@@ -35,7 +39,7 @@ struct KeysCommand: AsyncParsableCommand {
             abstract: "List stored records: scope, key, state, status, created, expires (tab-separated).",
             discussion: "The scope column is what `keys show --scope` takes (`-` for the unscoped space).")
 
-        @Option(name: .long, help: "Only this scope's records (hex hash as listed; \"\" for the unscoped space).")
+        @Option(name: .long, help: "Only this scope's records (hex hash as listed; - for the unscoped space).")
         var scope: String?
 
         @Option(name: .long, help: "At most this many records (default 100).")
@@ -50,7 +54,7 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let path = try storeOptions.storePath()
             try await reportingFailure {
-                print(try await KeyAdministration.list(scope: scope, limit: limit, storePath: path))
+                print(try await KeyAdministration.list(scope: scope.map(KeysCommand.scopeValue), limit: limit, storePath: path))
             }
         }
     }
@@ -62,7 +66,7 @@ struct KeysCommand: AsyncParsableCommand {
         @Argument(help: "The Idempotency-Key value, bare or in its quoted sf-string form.")
         var key: String
 
-        @Option(name: .long, help: "The key's scope as `keys list` shows it (hex hash; default: empty, the unscoped space).")
+        @Option(name: .long, help: "The key's scope as `keys list` shows it (hex hash; default: -, the unscoped space).")
         var scope = ""
 
         @OptionGroup var storeOptions: StoreOptions
@@ -70,7 +74,7 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let path = try storeOptions.storePath()
             try await reportingFailure {
-                print(try await KeyAdministration.show(key: key, scope: scope, storePath: path))
+                print(try await KeyAdministration.show(key: key, scope: KeysCommand.scopeValue(scope), storePath: path))
             }
         }
     }
@@ -84,7 +88,7 @@ struct KeysCommand: AsyncParsableCommand {
         @Argument(help: "One or more Idempotency-Key values, bare or quoted.")
         var keys: [String]
 
-        @Option(name: .long, help: "The keys' scope as `keys list` shows it (hex hash; default: empty, the unscoped space).")
+        @Option(name: .long, help: "The keys' scope as `keys list` shows it (hex hash; default: -, the unscoped space).")
         var scope = ""
 
         @OptionGroup var storeOptions: StoreOptions
@@ -96,7 +100,7 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let path = try storeOptions.storePath()
             try await reportingFailure {
-                let results = try await KeyAdministration.delete(keys: keys, scope: scope, storePath: path)
+                let results = try await KeyAdministration.delete(keys: keys, scope: KeysCommand.scopeValue(scope), storePath: path)
                 for key in keys { print("\(results[key] == true ? "deleted" : "not-found") \(key)") }
             }
         }

@@ -73,6 +73,13 @@ struct KeysCommandTests {
         #expect(shown.exit.status == 0)
         #expect(shown.standardOutput.contains(#""body":"{\"order\":3,\"bytes\":13}""#))
 
+        // `-`, as listed, is the unscoped space.
+        let unscoped = try await ChildProcess.run(["keys", "list", "--scope", "-", "--store", store], directory: directory.url)
+        #expect(unscoped.standardOutput.split(separator: "\n").count == 3)
+        let shownUnscoped = try await ChildProcess.run(
+            ["keys", "show", "cli-order-2", "--scope", "-", "--store", store], directory: directory.url)
+        #expect(shownUnscoped.exit.status == 0)
+
         let limited = try await ChildProcess.run(["keys", "list", "--limit", "1", "--store", store], directory: directory.url)
         #expect(limited.standardOutput.split(separator: "\n").count == 2)
     }
