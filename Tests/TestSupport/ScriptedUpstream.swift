@@ -29,6 +29,9 @@ public final class ScriptedUpstream: Sendable {
             var accepted = 0
             var finished = 0
             var open: [Int: ScriptedConnection] = [:]
+            /// The scripts' tasks, cancelled by ``ScriptedUpstream/stop()`` (a script sleeping to keep a connection
+            /// open then returns at once).
+            var scripts: [Int: Task<Void, Never>] = [:]
             var requests: [Received] = []
             var scriptErrors: [String] = []
         }
@@ -54,17 +57,23 @@ public final class ScriptedUpstream: Sendable {
                 state.accepted += 1
                 return connection
             }
-            Task {
+            let task = Task {
                 do {
                     try await script(connection)
+                } catch is CancellationError {
+                    // Stopped by the test (stop()).
                 } catch {
                     shared.state.withLock { $0.scriptErrors.append("connection \(connection.index): \(error)") }
                 }
                 connection.close()
                 shared.state.withLock { state in
                     state.open[connection.index] = nil
+                    state.scripts[connection.index] = nil
                     state.finished += 1
                 }
+            }
+            shared.state.withLock { state in
+                if state.open[connection.index] != nil { state.scripts[connection.index] = task }
             }
         }
         address = listener.address
@@ -83,7 +92,8 @@ public final class ScriptedUpstream: Sendable {
     /// Stops accepting, closes every open connection and waits (up to 5 s) for every script to return.
     public func stop() async {
         listener.stop()
-        let open = shared.state.withLock { Array($0.open.values) }
+        let (open, scripts) = shared.state.withLock { (Array($0.open.values), Array($0.scripts.values)) }
+        for script in scripts { script.cancel() }
         for connection in open { connection.close() }
         let deadline = ContinuousClock.now + .seconds(5)
         while ContinuousClock.now < deadline, shared.state.withLock({ $0.finished < $0.accepted }) {
