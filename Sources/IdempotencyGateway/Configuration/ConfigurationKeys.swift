@@ -11,7 +11,7 @@ public enum ConfigurationKeys {
         "upstream.max-response-body-bytes", "upstream.idle-connection-timeout",
         "upstream.max-header-bytes", "upstream.max-header-count",
         "server.max-request-target", "server.max-header-bytes", "server.max-header-count", "server.max-body-bytes",
-        "server.stream-bodies-over", "server.max-buffered-body-bytes", "server.header-timeout", "server.body-timeout", "server.idle-timeout", "server.write-timeout", "server.max-connections",
+        "server.stream-bodies-over", "server.max-buffered-body-bytes", "server.header-timeout", "server.body-timeout", "server.idle-timeout", "server.write-timeout", "server.max-connections", "server.backlog",
         "server.shutdown-grace", "server.busy-poll-microseconds",
         "store.path", "store.quick-check", "store.synchronous", "store.busy-timeout", "store.compression-threshold",
         "store.checkpoint-interval",

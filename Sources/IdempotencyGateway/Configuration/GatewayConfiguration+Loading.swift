@@ -147,6 +147,7 @@ extension GatewayConfiguration {
         server.idleTimeout = values.duration("server.idle-timeout", positive: true) ?? server.idleTimeout
         server.writeTimeout = values.duration("server.write-timeout", positive: true) ?? server.writeTimeout
         server.maxConnections = values.count("server.max-connections", minimum: 1) ?? server.maxConnections
+        server.backlog = values.count("server.backlog", minimum: 1) ?? server.backlog
         server.shutdownGrace = values.duration("server.shutdown-grace", positive: false) ?? server.shutdownGrace
         server.busyPollMicroseconds =
             values.count("server.busy-poll-microseconds", minimum: 0) ?? server.busyPollMicroseconds

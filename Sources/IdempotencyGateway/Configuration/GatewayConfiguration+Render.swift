@@ -38,6 +38,7 @@ extension GatewayConfiguration {
         lines.append("  idle-timeout: \(duration(server.idleTimeout))")
         lines.append("  write-timeout: \(duration(server.writeTimeout))")
         lines.append("  max-connections: \(server.maxConnections)")
+        lines.append("  backlog: \(server.backlog)")
         lines.append("  shutdown-grace: \(duration(server.shutdownGrace))")
         lines.append("  busy-poll-microseconds: \(server.busyPollMicroseconds)")
         lines.append("store:")

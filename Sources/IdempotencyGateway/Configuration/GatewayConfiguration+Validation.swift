@@ -37,6 +37,7 @@ extension GatewayConfiguration {
         atLeast(idempotency.sweepBatch, 1, "idempotency.sweep-batch")
         atLeast(idempotency.maxInFlight, 1, "idempotency.max-in-flight")
         atLeast(server.maxConnections, 1, "server.max-connections")
+        atLeast(server.backlog, 1, "server.backlog")
         atLeast(server.busyPollMicroseconds, 0, "server.busy-poll-microseconds")
         atLeast(upstream.maxHeaderBytes, 1, "upstream.max-header-bytes")
         atLeast(upstream.maxHeaderCount, 1, "upstream.max-header-count")

@@ -110,6 +110,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var idleTimeout: Duration = .seconds(60)
         /// `server.max-connections`: concurrent client connections accepted. Default `4096`.
         public var maxConnections = 4096
+        /// `server.backlog`: the `listen(2)` backlog, connections the kernel queues before they are accepted (capped
+        /// by `net.core.somaxconn`). Default `1024`.
+        public var backlog = 1024
         /// `server.busy-poll-microseconds`: how long an event loop keeps polling after its last event before it waits
         /// for Dispatch again (an upstream's quick answer is then picked up without two thread wake-ups; it yields
         /// the CPU between polls). Process-wide (``IOLoop/busyPollBudget``), set when a gateway starts. `0` turns it

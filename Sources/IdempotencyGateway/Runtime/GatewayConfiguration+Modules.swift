@@ -21,6 +21,7 @@ extension GatewayConfiguration {
             idleTimeout: server.idleTimeout,
             writeTimeout: server.writeTimeout,
             maxConnections: server.maxConnections,
+            backlog: Int32(clamping: server.backlog),
             streamBodiesOver: server.streamBodiesOver,
             maxBufferedBodyBytes: server.maxBufferedBodyBytes)
     }

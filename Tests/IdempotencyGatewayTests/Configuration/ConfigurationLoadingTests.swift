@@ -47,6 +47,7 @@ struct ConfigurationLoadingTests {
               max-buffered-body-bytes: 64MiB
               write-timeout: 7s
               busy-poll-microseconds: 0
+              backlog: 77
             store:
               quick-check: false
             idempotency:
@@ -56,6 +57,7 @@ struct ConfigurationLoadingTests {
         let server = try configuration.serverConfiguration(listen: configuration.listen)
         #expect(server.maxBufferedBodyBytes == 64 << 20)
         #expect(server.writeTimeout == .seconds(7))
+        #expect(server.backlog == 77)
         #expect(configuration.busyPoll == .zero)
         #expect(GatewayConfiguration().busyPoll == .microseconds(100))
         let upstream = try configuration.upstreamConfiguration(UpstreamEndpoint(address: HostPort(host: "127.0.0.1", port: 9)))
