@@ -71,6 +71,11 @@ public struct IdempotencyConfiguration: Sendable {
     /// claimed. Default 4096.
     public var maxInFlight: Int
 
+    /// The most response bytes (bodies, plus 256 per response) kept in memory while storing them is retried after
+    /// the store failed (``UnstoredResponses``; at most 1024 responses). A response that does not fit is not
+    /// retried: a retry after its key's lease is forwarded again. Default 64 MiB.
+    public var unstoredQueueBytes: Int
+
     /// How many keys the Bloom filter is sized for. Default 1,000,000.
     public var bloomExpectedKeys: Int
 
@@ -120,6 +125,7 @@ public struct IdempotencyConfiguration: Sendable {
         maxStoredResponseBytes: Int = 4 * 1024 * 1024,
         failOpen: Bool = false,
         maxInFlight: Int = 4096,
+        unstoredQueueBytes: Int = 64 * 1024 * 1024,
         bloomExpectedKeys: Int = 1_000_000,
         bloomFalsePositiveRate: Double = 0.001,
         hotCacheBytes: Int = 64 * 1024 * 1024,
@@ -142,6 +148,7 @@ public struct IdempotencyConfiguration: Sendable {
         self.maxStoredResponseBytes = maxStoredResponseBytes
         self.failOpen = failOpen
         self.maxInFlight = maxInFlight
+        self.unstoredQueueBytes = unstoredQueueBytes
         self.bloomExpectedKeys = bloomExpectedKeys
         self.bloomFalsePositiveRate = bloomFalsePositiveRate
         self.hotCacheBytes = hotCacheBytes

@@ -91,7 +91,7 @@ public final class IdempotencyEngine: HTTPHandler {
     private let deletedSinceRebuild = Atomic<Int>(0)
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
     /// Responses the client got whose storing failed, retried in the background (bounded).
-    private let unstored = UnstoredResponses()
+    private let unstored: UnstoredResponses
 
     /// The wall clock in milliseconds since 1970 (`CLOCK_REALTIME`).
     @Sendable public static func systemNow() -> Timestamp {
@@ -114,6 +114,7 @@ public final class IdempotencyEngine: HTTPHandler {
         metricsFactory: (any MetricsFactory)? = nil
     ) {
         self.configuration = configuration
+        self.unstored = UnstoredResponses(maxBytes: configuration.unstoredQueueBytes)
         self.store = store
         self.next = next
         self.wallClock = wallClock

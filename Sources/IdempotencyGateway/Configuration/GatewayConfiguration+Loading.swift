@@ -187,6 +187,8 @@ extension GatewayConfiguration {
             ?? idempotency.maxStoredResponseBytes
         idempotency.failOpen = values.bool("idempotency.fail-open") ?? idempotency.failOpen
         idempotency.maxInFlight = values.count("idempotency.max-in-flight", minimum: 1) ?? idempotency.maxInFlight
+        idempotency.unstoredQueueBytes =
+            values.size("idempotency.unstored-queue-bytes", minimum: 0) ?? idempotency.unstoredQueueBytes
         idempotency.droppedResponseHeaders = values.headerNames("idempotency.dropped-response-headers")
             ?? idempotency.droppedResponseHeaders
         idempotency.sweepInterval = values.duration("idempotency.sweep-interval", positive: true)

@@ -61,6 +61,7 @@ extension GatewayConfiguration {
         lines.append("  max-stored-response-bytes: \(size(idem.maxStoredResponseBytes))")
         lines.append("  fail-open: \(idem.failOpen)")
         lines.append("  max-in-flight: \(idem.maxInFlight)")
+        lines.append("  unstored-queue-bytes: \(size(idem.unstoredQueueBytes))")
         lines.append("  dropped-response-headers: \(list(idem.droppedResponseHeaders))")
         lines.append("  sweep-interval: \(duration(idem.sweepInterval))")
         lines.append("  sweep-batch: \(idem.sweepBatch)")

@@ -187,6 +187,10 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// `idempotency.max-in-flight`: the most upstream exchanges under a key at once (they can outlive their
         /// clients until their leases end); beyond it a new key gets `503`. Default `4096`.
         public var maxInFlight = 4096
+        /// `idempotency.unstored-queue-bytes`: response bytes kept in memory while storing them is retried after a
+        /// store failure (bodies plus 256 per response; at most 1024 responses). A response that does not fit is not
+        /// retried, and a retry after its key's lease is forwarded again. Default `67108864` (64MiB).
+        public var unstoredQueueBytes = 64 << 20
         /// `idempotency.dropped-response-headers`: response headers never stored nor replayed.
         /// Default `[Set-Cookie]`.
         public var droppedResponseHeaders = ["Set-Cookie"]

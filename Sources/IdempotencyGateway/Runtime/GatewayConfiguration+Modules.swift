@@ -78,6 +78,7 @@ extension GatewayConfiguration {
             maxStoredResponseBytes: settings.maxStoredResponseBytes,
             failOpen: settings.failOpen,
             maxInFlight: settings.maxInFlight,
+            unstoredQueueBytes: settings.unstoredQueueBytes,
             bloomExpectedKeys: settings.bloom.expectedKeys,
             bloomFalsePositiveRate: settings.bloom.falsePositiveRate,
             hotCacheBytes: settings.hotCacheBytes,

@@ -52,6 +52,7 @@ struct ConfigurationLoadingTests {
               quick-check: false
             idempotency:
               max-stored-response-bytes: 100MiB
+              unstored-queue-bytes: 8MiB
             """
         let configuration = try loadYAML(yaml)
         let server = try configuration.serverConfiguration(listen: configuration.listen)
@@ -66,6 +67,7 @@ struct ConfigurationLoadingTests {
         #expect(upstream.responseLimits.maxHeaderSectionSize == 16 << 10)
         #expect(upstream.responseLimits.maxHeaderCount == 40)
         #expect(configuration.storeOptions.quickCheckAtOpen == false)
+        #expect(configuration.engineConfiguration.unstoredQueueBytes == 8 << 20)
         // A stored body is read back up to what may be stored (above the store's own 64 MiB default).
         #expect(configuration.storeOptions.maxBodyBytes == 100 << 20)
         #expect(GatewayConfiguration().storeOptions.maxBodyBytes == 64 << 20)
