@@ -57,7 +57,19 @@ struct RequestLogger: HTTPHandler {
                 "request_id": "\(requestID)",
             ]
             if let key = logged.key { metadata["key"] = "\(key)" }
-            logger.info("request", metadata: metadata)
+            if let stream = response.bodyStream {
+                // A streamed body is still to be sent: the line is written once its transfer has ended, with how it
+                // ended and the whole duration.
+                response.bodyStream = LoggedBodyStream(stream) { [logger, metadata] ending, bytes in
+                    var metadata = metadata
+                    metadata["duration_ms"] = "\(Double((ContinuousClock.now - start).nanoseconds) / 1_000_000)"
+                    metadata["body"] = "\(ending.rawValue)"
+                    metadata["body_bytes"] = "\(bytes)"
+                    logger.info("request", metadata: metadata)
+                }
+            } else {
+                logger.info("request", metadata: metadata)
+            }
         }
         return response
     }
