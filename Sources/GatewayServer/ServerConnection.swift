@@ -43,8 +43,12 @@ final class ServerConnection: Sendable {
     /// Closes the connection now (end of the shutdown grace), and cancels a streamed response being relayed, whose
     /// source would otherwise only notice at its next byte or stall timeout.
     func forceClose() {
+        let stream = relaying.withLock { $0 }
+        // A body cut off here is incomplete; a reset says so even when it is close-delimited (where a FIN would
+        // look like its end).
+        if stream != nil { socket.resetOnClose() }
         socket.close()
-        relaying.withLock { $0 }?.cancel()
+        stream?.cancel()
     }
 
     func run() async {

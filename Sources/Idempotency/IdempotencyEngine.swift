@@ -74,6 +74,9 @@ import Synchronization
 /// Metrics (``IdempotencyMetricNames``) bind to the `MetricsSystem` bootstrapped before the engine is created.
 public final class IdempotencyEngine: HTTPHandler {
     public let configuration: IdempotencyConfiguration
+    /// The most a caller that cannot take a streamed response gets collected for it (only when a backend streams
+    /// although asked not to).
+    static let maxCollectedResponseBytes = 256 * 1024 * 1024
     /// The Bloom filter of keys seen (a hint for the store; see ``BloomFilter``).
     public let bloomFilter: BloomFilter
     /// The in-memory cache of completed responses.
@@ -474,6 +477,9 @@ public final class IdempotencyEngine: HTTPHandler {
         var response: GatewayResponse
         // The body is over the storable size: the response goes on as a stream, recorded without its body.
         var bodyTooLarge = false
+        // Set once such a response's record is stored: only then does a body that breaks off later leave a record
+        // whose retries get its status and headers.
+        let recorded = OnceFlag()
         do {
             do {
                 response = try await next.handle(request)
@@ -490,7 +496,9 @@ public final class IdempotencyEngine: HTTPHandler {
             }
             if let stream = response.bodyStream {
                 headArrived()
-                let start = try await Self.readStart(of: stream, upTo: configuration.maxStoredResponseBytes)
+                let start = try await Self.readStart(
+                    of: stream, upTo: configuration.maxStoredResponseBytes,
+                    until: request.upstreamDeadline ?? .now + configuration.upstreamTimeout)
                 if let whole = start.whole {
                     response.body = whole
                     response.bodyStream = nil
@@ -498,6 +506,7 @@ public final class IdempotencyEngine: HTTPHandler {
                     let key = recordKey.logged
                     response.bodyStream = PrefixedBodyStream(prefix: start.read, rest: stream) { [logger, metrics] error in
                         // The record (status and headers) is stored; the client sees an incomplete message.
+                        guard recorded.isSet else { return }
                         metrics.bodyBroken.increment()
                         logger.warning(
                             "response body broke off after its record was stored; retries get its status and headers",
@@ -507,7 +516,7 @@ public final class IdempotencyEngine: HTTPHandler {
                 } else {
                     // A caller that cannot take a stream gets the whole body (a backend streamed although asked not
                     // to); it is still too large to store.
-                    response.body = start.read + (try await stream.collect())
+                    response.body = start.read + (try await stream.collect(limit: Self.maxCollectedResponseBytes))
                     response.bodyStream = nil
                     bodyTooLarge = true
                 }
@@ -558,7 +567,7 @@ public final class IdempotencyEngine: HTTPHandler {
                 metadata: ["key": recordKey.logged, "bytes": "\(bytes)"])
         }
         do {
-            try await storeResponse(stored, for: claimed)
+            if try await storeResponse(stored, for: claimed) { recorded.set() }
         } catch {
             // The upstream has acted and its answer is here: the client gets it (a client told to retry would be
             // sent to the upstream again once the lease ends). The key stays in flight, and storing goes on in the
@@ -578,22 +587,42 @@ public final class IdempotencyEngine: HTTPHandler {
 
     /// Reads a streamed response body as far as it may be stored: the whole body when it ends within `limit` bytes
     /// (`whole`), else nil and what was read (the stream then continues after it). A body whose announced length is
-    /// over the limit is not read at all. On a read error the stream is cancelled.
+    /// over the limit is not read at all.
+    ///
+    /// The client waits for this (its upstream timeout stopped when the head arrived), so it is bounded as a whole by
+    /// `deadline` (the key's lease end): the stream is cancelled then. A read that stalls or fails, or the deadline,
+    /// ends the exchange as ``UpstreamError/failed(_:)``: the upstream has answered, so the key stays in flight until
+    /// its lease ends (not a timeout, which promises that a late answer will be stored).
     private static func readStart(
-        of stream: any HTTPBodyStream, upTo limit: Int
-    ) async throws -> (whole: [UInt8]?, read: [UInt8]) {
+        of stream: any HTTPBodyStream, upTo limit: Int, until deadline: ContinuousClock.Instant
+    ) async throws(UpstreamError) -> (whole: [UInt8]?, read: [UInt8]) {
         if let length = stream.length, length > limit { return (nil, []) }
+        let expired = OnceFlag()
+        let timer = TimeoutScheduler.shared.schedule(at: deadline) {
+            expired.set()
+            stream.cancel()
+        }
+        defer { TimeoutScheduler.shared.cancel(timer) }
         var read: [UInt8] = []
         do {
             while read.count <= limit {
-                guard let piece = try await stream.next() else { return (read, read) }
+                guard let piece = try await stream.next() else { break }
                 if read.isEmpty { read = piece } else { read.append(contentsOf: piece) }
             }
         } catch {
             stream.cancel()
-            throw error
+            throw .failed(expired.isSet ? "the response body did not arrive before the key's lease ended" : "reading the response body: \(error)")
         }
-        return (nil, read)
+        // A stream cancelled by the deadline may end as if complete: what it gave is not the whole body.
+        if expired.isSet { throw .failed("the response body did not arrive before the key's lease ended") }
+        return read.count <= limit ? (read, read) : (nil, read)
+    }
+
+    /// A flag set once and read from other tasks (a deadline's timer, a stream's failure handler).
+    private final class OnceFlag: Sendable {
+        private let value = Atomic(false)
+        func set() { value.store(true, ordering: .releasing) }
+        var isSet: Bool { value.load(ordering: .acquiring) }
     }
 
     /// Stores a claimed key's response and puts it in the hot cache. Returns false, storing nothing, when the key was

@@ -173,20 +173,58 @@ struct EngineStreamingTests {
     /// closes the connection, so the message is visibly incomplete), and a retry gets the stored status and headers
     /// (the upstream did answer), as for any body too large to store.
     @Test func aLargeBodyThatBreaksOffAfterItsRecordIsStored() async throws {
+        let status = Mutex(HTTPResponse.Status.ok)
         let backend = ClosureHandler { _ in
             GatewayResponse(
-                head: HTTPResponse(status: .ok),
+                head: HTTPResponse(status: status.withLock { $0 }),
                 bodyStream: SlowStream((0..<4).map { _ in [UInt8](repeating: 7, count: 1000) }, pause: .zero, failAtEnd: true))
         }
-        let engine = Self.engine(backend, configuration: IdempotencyConfiguration(maxStoredResponseBytes: 1500))
+        let metrics = RecordingMetrics()
+        let engine = IdempotencyEngine(
+            configuration: IdempotencyConfiguration(maxStoredResponseBytes: 1500), store: TestKeyStore(), next: backend,
+            wallClock: TestClock().closure, logger: .init(label: "engine-streaming-tests"), metricsFactory: metrics)
         var request = makeRequest(method: .post, key: "broken-1", body: "x")
         request.allowsStreamedResponse = true
         let (response, _) = await engine.process(request)
         let stream = try #require(response.bodyStream)
         await #expect(throws: (any Error).self) { _ = try await stream.collect() }
+        #expect(metrics.value(IdempotencyMetricNames.bodyBroken) == 1)
         let (replay, outcome) = await engine.process(makeRequest(method: .post, key: "broken-1", body: "x"))
         #expect(outcome == .replayed)
         #expect(replay.head.headerFields[HTTPField.Name("Idempotent-Replay-Body")!] == "omitted")
+
+        // A 5xx releases its key: nothing was recorded, so its break is not counted as one of a recorded body.
+        status.withLock { $0 = .badGateway }
+        var failing = makeRequest(method: .post, key: "broken-2", body: "x")
+        failing.allowsStreamedResponse = true
+        let (released, releasedOutcome) = await engine.process(failing)
+        #expect(releasedOutcome == .released)
+        await #expect(throws: (any Error).self) { _ = try await released.bodyStream?.collect() }
+        #expect(metrics.value(IdempotencyMetricNames.bodyBroken) == 1)
+    }
+
+    /// The start of a large body is read before the client gets anything, its upstream timeout stopped: a read that
+    /// fails or stalls there, or the key's lease ending first, is a broken exchange (502, key in flight until the
+    /// lease ends), never a 504 that promises a late answer, and never a wait without end.
+    @Test func aBodyStartThatStallsIsABrokenExchange() async throws {
+        let gate = TestGate()
+        let backend = ClosureHandler { _ in
+            GatewayResponse(head: HTTPResponse(status: .ok), bodyStream: HangingStream(first: [1, 2, 3], gate: gate))
+        }
+        let engine = Self.engine(
+            backend,
+            configuration: IdempotencyConfiguration(
+                lease: .milliseconds(300), upstreamTimeout: .milliseconds(100), maxStoredResponseBytes: 1000))
+        var request = makeRequest(method: .post, key: "hang-1", body: "x")
+        request.allowsStreamedResponse = true
+        let started = ContinuousClock.now
+        let (response, outcome) = await engine.process(request)
+        #expect(ContinuousClock.now - started < .seconds(5), "bounded by the lease")
+        #expect(response.head.status == .badGateway)
+        #expect(outcome == .forwarded)
+        #expect(gate.isOpen, "the stream was cancelled at the lease's end")
+        let (retry, _) = await engine.process(makeRequest(method: .post, key: "hang-1", body: "x"))
+        #expect(retry.head.status == .conflict || retry.head.status == .badGateway)
     }
 }
 
@@ -211,3 +249,21 @@ private final class SlowStream: HTTPBodyStream {
     }
     func cancel() { pieces.withLock { $0 = [] } }
 }
+
+/// A body that gives one piece, then waits until it is cancelled (a stalled upstream whose cancellation closes it).
+private final class HangingStream: HTTPBodyStream {
+    private let first: Mutex<[UInt8]?>
+    private let gate: TestGate
+    init(first: [UInt8], gate: TestGate) {
+        self.first = Mutex(first)
+        self.gate = gate
+    }
+    var length: Int? { nil }
+    func next() async throws -> [UInt8]? {
+        if let piece = first.withLock({ $0.take() }) { return piece }
+        await gate.wait()
+        throw CancellationError()
+    }
+    func cancel() { gate.open() }
+}
+

@@ -13,6 +13,9 @@ public final class TestGate: Sendable {
 
     public var waiting: Bool { state.withLock { !$0.waiters.isEmpty } }
 
+    /// Whether ``open()`` was called.
+    public var isOpen: Bool { state.withLock { $0.open } }
+
     public func wait() async {
         await withCheckedContinuation { continuation in
             let proceed = state.withLock { state in

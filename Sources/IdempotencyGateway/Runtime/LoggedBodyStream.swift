@@ -52,6 +52,8 @@ final class LoggedBodyStream: HTTPBodyStream {
     }
 
     deinit {
-        end(.cutShort)
+        // Dropped without being read to its end or cancelled: release the source (an upstream connection).
+        inner.cancel()
+        end(state.withLock { $0.bytes } == 0 ? .notSent : .cutShort)
     }
 }
