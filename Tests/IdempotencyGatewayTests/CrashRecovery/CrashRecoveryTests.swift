@@ -100,6 +100,50 @@ struct CrashRecoveryTests {
         }
     }
 
+    /// A keyed response over `max-stored-response-bytes` is recorded (status and headers) before its client gets
+    /// the first byte: a crash in the middle of the download leaves a record, and the retry after a restart gets the
+    /// replay without the body instead of running the upstream again.
+    @Test("killed while a large keyed response is streamed: after restart the retry gets its status and headers")
+    func killedWhileStreamingALargeResponse() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let size = 16 << 20
+        let upstream = try ScriptedUpstream { connection in
+            guard try await connection.readRequest() != nil else { return }
+            try await connection.write(
+                Array("HTTP/1.1 201 Created\r\nLocation: /exports/9\r\nContent-Length: \(size)\r\n\r\n".utf8)
+                    + [UInt8](repeating: 0x61, count: 1 << 20))
+            try await Task.sleep(for: .seconds(30))  // the rest never comes (cancelled when the test stops)
+        }
+        let store = directory.path("s.sqlite")
+        let (first, firstPort) = try await startServe(store: store, upstreamPort: upstream.port, directory: directory)
+        defer { first.signal(SIGKILL) }
+        let client = try await TestClient.connect(port: firstPort)
+        try await client.send(
+            "POST /exports HTTP/1.1\r\nHost: c\r\nContent-Type: application/json\r\nIdempotency-Key: export-crash\r\n"
+                + "Content-Length: 2\r\n\r\n{}")
+        var received: [UInt8] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        while received.count < 64 << 10, ContinuousClock.now < deadline {
+            _ = try await client.socket.read(deadline: deadline) { received += $0 }
+        }
+        #expect(String(decoding: received.prefix(32), as: UTF8.self).hasPrefix("HTTP/1.1 201 Created"))
+
+        first.signal(SIGKILL)
+        #expect(await first.exit() == ChildProcess.Exit(status: SIGKILL, signalled: true))
+        client.close()
+
+        let (second, port) = try await startServe(store: store, upstreamPort: upstream.port, directory: directory)
+        defer { second.signal(SIGKILL) }
+        let replay = try await post(port: port, key: "export-crash", body: "{}", path: "/exports")
+        #expect(replay.status == 201)
+        #expect(replay.header("Idempotent-Replayed") == "true")
+        #expect(replay.header("Idempotent-Replay-Body") == "omitted")
+        #expect(replay.header("Location") == "/exports/9")
+        #expect(upstream.requests.count == 1)
+        await upstream.stop()
+    }
+
     @Test("SIGTERM shuts down gracefully: exit status 0 and a 'shutting down' log line")
     func gracefulTermination() async throws {
         let directory = try ScratchDirectory()
