@@ -109,7 +109,10 @@ let package = Package(
         // Helpers shared by the test targets (raw-socket client, temp dirs, child processes).
         .target(
             name: "TestSupport",
-            dependencies: ["GatewaySockets", "GatewayHTTP", .product(name: "HTTPTypes", package: "swift-http-types")],
+            dependencies: [
+                "GatewaySockets", "GatewayHTTP", .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/TestSupport",
             swiftSettings: strict
         ),

@@ -242,43 +242,24 @@ public final class AsyncSocket: Sendable {
     /// Up to `limit` bytes of input that have arrived, left in the socket for the next read (`MSG_PEEK`, without
     /// waiting); empty when there is none (or the peer closed, or the socket failed).
     public func peek(limit: Int) -> [UInt8] {
-        let open = state.withLock { state in
-            guard !state.closed else { return false }
-            state.inProgress += 1
-            return true
-        }
-        guard open else { return [] }
-        var bytes = [UInt8](repeating: 0, count: limit)
-        let count = bytes.withUnsafeMutableBytes { buffer in
-            Glibc.recv(socket.descriptor, buffer.baseAddress, limit, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
-        }
-        finishCall { _ in }
-        return count > 0 ? Array(bytes[..<count]) : []
+        whileOpen {
+            var bytes = [UInt8](repeating: 0, count: limit)
+            let count = bytes.withUnsafeMutableBytes { buffer in
+                Glibc.recv(socket.descriptor, buffer.baseAddress, limit, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
+            }
+            return count > 0 ? Array(bytes[..<count]) : []
+        } ?? []
     }
 
     /// Makes the coming ``close()`` reset the connection (``Socket/setResetOnClose()``): a close-delimited message
     /// that broke off then reads as broken, not as complete.
     public func resetOnClose() {
-        let open = state.withLock { state in
-            guard !state.closed else { return false }
-            state.inProgress += 1
-            return true
-        }
-        guard open else { return }
-        socket.setResetOnClose()
-        finishCall { _ in }
+        whileOpen { socket.setResetOnClose() }
     }
 
     /// Sends a FIN after the last response, keeping the descriptor open.
     public func shutdownWrite() {
-        let open = state.withLock { state in
-            guard !state.closed else { return false }
-            state.inProgress += 1
-            return true
-        }
-        guard open else { return }
-        socket.shutdownWrite()
-        finishCall { _ in }
+        whileOpen { socket.shutdownWrite() }
     }
 
     /// Closes the connection: pending waits fail with ``SocketError/closed``. Idempotent.
@@ -382,6 +363,19 @@ public final class AsyncSocket: Sendable {
             if let immediate { continuation.resume(returning: immediate) }
         }
         if let error { throw error }
+    }
+
+    /// Runs `call` (system calls on the descriptor) unless the socket is closed, keeping the descriptor open until it
+    /// returns; nil when the socket was closed.
+    private func whileOpen<Result>(_ call: () -> Result) -> Result? {
+        let open = state.withLock { state in
+            guard !state.closed else { return false }
+            state.inProgress += 1
+            return true
+        }
+        guard open else { return nil }
+        defer { finishCall { _ in } }
+        return call()
     }
 
     /// Ends a system call started under the lock; closes the descriptor if close() came in meanwhile.

@@ -4,34 +4,11 @@ import Idempotency
 import Logging
 import Synchronization
 import Testing
+import TestSupport
 
 /// Every log line the engine writes about a key carries its digest, never the key or its scope.
 @Suite("Engine logs")
 struct LogPrivacyTests {
-    /// Collects each record as its message followed by its metadata.
-    final class CapturedLogs: Sendable {
-        let lines = Mutex<[String]>([])
-
-        func handler() -> some LogHandler { Handler(sink: self) }
-
-        struct Handler: LogHandler {
-            let sink: CapturedLogs
-            var metadata: Logger.Metadata = [:]
-            var logLevel: Logger.Level = .trace
-
-            subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-                get { metadata[key] }
-                set { metadata[key] = newValue }
-            }
-
-            func log(event: LogEvent) {
-                let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-                let text = "\(event.message) " + merged.map { "\($0)=\($1)" }.sorted().joined(separator: " ")
-                sink.lines.withLock { $0.append(text) }
-            }
-        }
-    }
-
     @Test func keysAndScopesAppearOnlyAsDigests() async {
         let logs = CapturedLogs()
         let store = TestKeyStore()

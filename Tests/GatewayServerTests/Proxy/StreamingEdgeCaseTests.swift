@@ -44,16 +44,18 @@ struct StreamingEdgeCaseTests {
         }
     }
 
+    /// An upstream that sends 300 KiB of a chunked body, then half a chunk, and closes.
+    static let truncatedChunked: @Sendable (ScriptedConnection) async throws -> Void = { connection in
+        guard try await connection.readRequest() != nil else { return }
+        var reply = Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+        HTTPEncoder.encodeChunk(patternBytes(300 << 10), into: &reply)
+        reply += Array("10000\r\nabc".utf8)
+        try await connection.write(reply)
+        connection.close()
+    }
+
     @Test func truncatedChunkedUpstreamClosesClientWithoutLastChunk() async throws {
-        let payload = patternBytes(300 << 10)
-        try await withScriptedUpstream(script: { connection in
-            guard try await connection.readRequest() != nil else { return }
-            var reply = Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
-            HTTPEncoder.encodeChunk(payload, into: &reply)
-            reply += Array("10000\r\nabc".utf8)
-            try await connection.write(reply)
-            connection.close()
-        }) { upstream in
+        try await withScriptedUpstream(script: Self.truncatedChunked) { upstream in
             try await withGateway(to: upstream.address) { gateway in
                 let client = try await gateway.connect()
                 try await client.send("GET /x HTTP/1.1\r\nHost: s\r\n\r\n")
@@ -68,15 +70,7 @@ struct StreamingEdgeCaseTests {
     /// To an HTTP/1.0 client a body of unknown length is close-delimited (RFC 9112 §6.3 rule 8): ending it with a
     /// FIN when the upstream broke off would make the part sent look whole. The gateway resets the connection.
     @Test func truncatedUpstreamBodyResetsAnHTTP10Client() async throws {
-        let payload = patternBytes(300 << 10)
-        try await withScriptedUpstream(script: { connection in
-            guard try await connection.readRequest() != nil else { return }
-            var reply = Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
-            HTTPEncoder.encodeChunk(payload, into: &reply)
-            reply += Array("10000\r\nabc".utf8)
-            try await connection.write(reply)
-            connection.close()
-        }) { upstream in
+        try await withScriptedUpstream(script: Self.truncatedChunked) { upstream in
             try await withGateway(to: upstream.address) { gateway in
                 let client = try await gateway.connect()
                 try await client.send("GET /x HTTP/1.0\r\nHost: s\r\n\r\n")

@@ -26,32 +26,15 @@ struct RequestLoggerTests {
 /// The access-log line of a streamed response is written once its body is through, saying how the transfer ended.
 @Suite("Access log of streamed responses")
 struct StreamedAccessLogTests {
-    final class Lines: Sendable {
-        let all = Mutex<[String]>([])
-        struct Handler: LogHandler {
-            let sink: Lines
-            var metadata: Logger.Metadata = [:]
-            var logLevel: Logger.Level = .trace
-            subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-                get { metadata[key] }
-                set { metadata[key] = newValue }
-            }
-            func log(event: LogEvent) {
-                let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-                sink.all.withLock { $0.append("\(event.message) " + merged.map { "\($0)=\($1)" }.sorted().joined(separator: " ")) }
-            }
-        }
-    }
-
-    static func logger(streaming pieces: [[UInt8]]) -> (RequestLogger, Lines) {
-        let lines = Lines()
+    static func logger(streaming pieces: [[UInt8]]) -> (RequestLogger, CapturedLogs) {
+        let lines = CapturedLogs()
         let backend = ClosureHandler { _ in
             GatewayResponse(head: HTTPResponse(status: .ok), bodyStream: ArrayBodyStream(pieces, announceLength: false))
         }
         let engine = IdempotencyEngine(
             configuration: IdempotencyConfiguration(), store: InMemoryKeyStore(), next: backend,
             logger: Logger(label: "engine") { _ in SwiftLogNoOpLogHandler() })
-        let access = Logger(label: "access") { _ in Lines.Handler(sink: lines) }
+        let access = lines.logger(label: "access")
         return (RequestLogger(engine: engine, logger: access, inFlight: GatewayMetrics.InFlight()), lines)
     }
 
@@ -64,9 +47,9 @@ struct StreamedAccessLogTests {
     @Test func aCompleteTransferIsLoggedAtItsEnd() async throws {
         let (handler, lines) = Self.logger(streaming: [[1, 2, 3], [4, 5]])
         let response = try await handler.handle(Self.request())
-        #expect(lines.all.withLock { $0.isEmpty }, "nothing logged before the body is sent")
+        #expect(lines.lines.withLock { $0.isEmpty }, "nothing logged before the body is sent")
         _ = try await response.bodyStream?.collect()
-        let line = try #require(lines.all.withLock { $0.first })
+        let line = try #require(lines.lines.withLock { $0.first })
         #expect(line.contains("body=complete"))
         #expect(line.contains("body_bytes=5"))
         #expect(line.contains("status=200"))
@@ -79,9 +62,8 @@ struct StreamedAccessLogTests {
         _ = try await stream.next()
         stream.cancel()  // the client went away
         stream.cancel()
-        #expect(lines.all.withLock { $0 }.count == 1)
-        #expect(lines.all.withLock { $0[0] }.contains("body=cut-short"))
-        #expect(lines.all.withLock { $0[0] }.contains("body_bytes=3"))
+        #expect(lines.lines.withLock { $0 }.count == 1)
+        #expect(lines.lines.withLock { $0[0] }.contains("body=cut-short"))
+        #expect(lines.lines.withLock { $0[0] }.contains("body_bytes=3"))
     }
 }
-
