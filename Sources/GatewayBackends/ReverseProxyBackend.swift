@@ -39,7 +39,8 @@ public struct ReverseProxyBackend: HTTPHandler {
         } else {
             request.head.headerFields.append(HTTPField(name: .via, value: via))
         }
-        let forwarded = forwardedElement(for: request)
+        let forwarded = Self.forwardedElement(
+            peer: request.connection.remoteAddress, scheme: request.connection.scheme, host: request.head.authority)
         let peer = request.connection.remoteAddress
         if !peer.isEmpty {
             if let existing = request.head.headerFields[.xForwardedFor] {
@@ -73,8 +74,7 @@ public struct ReverseProxyBackend: HTTPHandler {
     public func acceptsStreamedBody(for head: HTTPRequest) -> Bool { true }
 
     /// `for=…;proto=…;host=…` (RFC 7239 §4; IPv6 addresses quoted and bracketed, §6).
-    private func forwardedElement(for request: GatewayRequest) -> String {
-        let peer = request.connection.remoteAddress
+    static func forwardedElement(peer: String, scheme: String, host: String?) -> String {
         // Built by appending (cheaper than interpolation on this per-request path).
         var element = String()
         element.reserveCapacity(64)
@@ -89,8 +89,8 @@ public struct ReverseProxyBackend: HTTPHandler {
             element.append(peer)
         }
         element.append(";proto=")
-        element.append(request.connection.scheme)
-        if let host = request.head.authority, !host.isEmpty {
+        element.append(scheme)
+        if let host, !host.isEmpty {
             // A token can go bare; anything else (":" of a port, "[" of IPv6) is quoted (RFC 7239 §4).
             let safe = host.utf8.allSatisfy { byte in
                 (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)

@@ -62,7 +62,7 @@ final class UpstreamBodyStream: HTTPBodyStream {
                             // RFC 9112 §9.3: reusable when persistent and nothing follows the body.
                             let reusable = keepAlive && !state.eof && !state.decoder.hasBufferedBytes
                             return .end(reuse: reusable ? state.decoder : nil)
-                        case .informational, .head, .body:
+                        case .informational, .head, .rawHead, .body:
                             continue
                         }
                     }

@@ -70,19 +70,41 @@ public final class UpstreamClient: Sendable {
         if let bodyStream {
             return try await send(head, streaming: bodyStream, deadline: deadline, streamResponse: streamResponse)
         }
-        let deadline = deadline ?? .now + configuration.responseTimeout
         var message: [UInt8] = []
         message.reserveCapacity(512 + (body.count <= 65536 ? body.count : 0))
         let hasBody = !body.isEmpty || head.method == .post || head.method == .put || head.method == .patch
         HTTPEncoder.encodeRequestHead(head, contentLength: hasBody ? body.count : nil, chunked: false, into: &message)
         let inline = body.count <= 65536
         if inline { message.append(contentsOf: body) }
+        let answer = try await exchange(
+            message, rest: inline ? [] : body, method: head.method, deadline: deadline, streamResponse: streamResponse,
+            rawHeads: false)
+        guard case .response(let response) = answer else { throw .failed("unexpected response form") }
+        return response
+    }
 
+    /// The byte path: sends `message`, a complete request already framed for the upstream (head and body), and
+    /// returns the response. A response with no body or a `Content-Length` body up to
+    /// ``UpstreamConfiguration/streamResponsesOver`` comes back as received (``UpstreamAnswer/bytes(_:body:)``,
+    /// hop-by-hop fields still in its head); any other as the usual ``GatewayResponse`` (streamed when large).
+    /// Resent on a fresh connection under the same rules as ``send(_:body:bodyStream:deadline:streamResponse:)``.
+    public func exchange(
+        _ message: [UInt8], method: HTTPRequest.Method, deadline: ContinuousClock.Instant? = nil
+    ) async throws(UpstreamError) -> UpstreamAnswer {
+        try await exchange(message, rest: [], method: method, deadline: deadline, streamResponse: true, rawHeads: true)
+    }
+
+    /// Sends `message` then `rest` (a body too large to copy into the message) and reads the response.
+    private func exchange(
+        _ message: [UInt8], rest body: [UInt8], method: HTTPRequest.Method, deadline: ContinuousClock.Instant?,
+        streamResponse: Bool, rawHeads: Bool
+    ) async throws(UpstreamError) -> UpstreamAnswer {
+        let deadline = deadline ?? .now + configuration.responseTimeout
         // RFC 9110 §9.2.2 allows sending an idempotent request again when the connection fails before any response.
         // The gateway does it only for safe methods (§9.2.1; PUT and DELETE change state, and a key may cover
         // them, so they are never sent twice), once, on a fresh connection, and only when the failed connection was
         // a reused one: an upstream that closed it as it sat in the pool, a race no liveness check rules out.
-        var mayResendAfterEarlyClose = Self.safeMethods.contains(head.method)
+        var mayResendAfterEarlyClose = Self.safeMethods.contains(method)
         var fresh = false
         while true {
             let (socket, reusedDecoder, reused, written) = try await sendHead(message, fresh: fresh)
@@ -92,28 +114,28 @@ public final class UpstreamClient: Sendable {
             // all of it (RFC 9112 §9.5): that answer is the response.
             if written < message.count,
                 let early = try await finishSending(
-                    Array(message[written...]), on: socket, decoder: &pooledDecoder, method: head.method,
+                    Array(message[written...]), on: socket, decoder: &pooledDecoder, method: method,
                     stall: deadline - .now)
             {
-                return early
+                return .response(early)
             }
-            if !inline,
+            if !body.isEmpty,
                 let early = try await finishSending(
-                    body, on: socket, decoder: &pooledDecoder, method: head.method, stall: deadline - .now)
+                    body, on: socket, decoder: &pooledDecoder, method: method, stall: deadline - .now)
             {
-                return early
+                return .response(early)
             }
             let retry = reused && mayResendAfterEarlyClose
             guard
-                let response = try await readResponse(
-                    on: socket, decoder: pooledDecoder.take(), method: head.method, deadline: deadline,
-                    streamResponse: streamResponse, nilIfClosedBeforeResponse: retry)
+                let answer = try await readAnswer(
+                    on: socket, decoder: pooledDecoder.take(), method: method, deadline: deadline,
+                    streamResponse: streamResponse, nilIfClosedBeforeResponse: retry, rawHeads: rawHeads)
             else {
                 mayResendAfterEarlyClose = false
                 fresh = true
                 continue
             }
-            return response
+            return answer
         }
     }
 
@@ -321,7 +343,24 @@ public final class UpstreamClient: Sendable {
         deadline: ContinuousClock.Instant, streamResponse: Bool, nilIfClosedBeforeResponse: Bool,
         reusable: Bool = true
     ) async throws(UpstreamError) -> GatewayResponse? {
+        let answer = try await readAnswer(
+            on: socket, decoder: pooled, method: method, deadline: deadline, streamResponse: streamResponse,
+            nilIfClosedBeforeResponse: nilIfClosedBeforeResponse, reusable: reusable, rawHeads: false)
+        guard case .response(let response)? = answer else { return nil }
+        return response
+    }
+
+    /// ``readResponse(on:decoder:method:deadline:streamResponse:nilIfClosedBeforeResponse:reusable:)``, which with
+    /// `rawHeads` returns a small response as received (``UpstreamAnswer/bytes(_:body:)``).
+    private func readAnswer(
+        on socket: AsyncSocket, decoder pooled: consuming HTTPResponseDecoder?, method: HTTPRequest.Method,
+        deadline: ContinuousClock.Instant, streamResponse: Bool, nilIfClosedBeforeResponse: Bool,
+        reusable: Bool = true, rawHeads: Bool
+    ) async throws(UpstreamError) -> UpstreamAnswer? {
         var decoder = pooled ?? HTTPResponseDecoder(limits: configuration.responseLimits)
+        decoder.rawHeads = rawHeads
+        // The byte path's head, kept as received.
+        var rawHead: RawResponseHead?
         // Whether any byte of a response arrived: a connection closed or reset before that answered nothing.
         var received = false
         decoder.expectResponse(to: method)
@@ -333,15 +372,28 @@ public final class UpstreamClient: Sendable {
         var probing = false
         while true {
             do throws(HTTPParseError) {
-                while let event = eof ? try decoder.finish() : try decoder.next() {
+                while var event = eof ? try decoder.finish() : try decoder.next() {
+                    if case .rawHead(let raw) = event {
+                        // Kept as bytes only when the body is small and sized; otherwise as on the usual path.
+                        switch raw.framing {
+                        case .none:
+                            rawHead = raw
+                        case .contentLength(let length) where length <= configuration.streamResponsesOver
+                            && length <= configuration.maxResponseBodySize:
+                            rawHead = raw
+                            body.reserveCapacity(length)
+                        default:
+                            event = .head(try raw.materialize())
+                        }
+                    }
                     switch event {
-                    case .informational:
+                    case .informational, .rawHead:
                         continue  // 1xx interim responses (RFC 9110 §15.2) are not relayed
                     case .head(let parsed):
                         head = parsed
                         if case .contentLength(let length) = parsed.framing {
                             if streamResponse, length > configuration.streamResponsesOver {
-                                return streamed(parsed, prefix: [], decoder: decoder, socket: socket)
+                                return .response(streamed(parsed, prefix: [], decoder: decoder, socket: socket))
                             }
                             guard length <= configuration.maxResponseBodySize else {
                                 throw HTTPParseError(status: 502, reason: "response body of \(length) bytes exceeds the limit")
@@ -353,12 +405,20 @@ public final class UpstreamClient: Sendable {
                     case .body(let chunk):
                         if body.isEmpty { body = chunk } else { body.append(contentsOf: chunk) }
                         if probing, body.count > configuration.streamResponsesOver, let head {
-                            return streamed(head, prefix: body, decoder: decoder, socket: socket)
+                            return .response(streamed(head, prefix: body, decoder: decoder, socket: socket))
                         }
                         guard body.count <= configuration.maxResponseBodySize else {
                             throw HTTPParseError(status: 502, reason: "response body exceeds \(configuration.maxResponseBodySize) bytes")
                         }
                     case .end(let trailers):
+                        if let raw = rawHead.take() {
+                            if reusable, raw.keepAlive, !eof, !decoder.hasBufferedBytes {
+                                pool(for: socket.loop).put(socket, decoder: decoder)
+                            } else {
+                                socket.close()
+                            }
+                            return .bytes(raw, body: body)
+                        }
                         // Taken out of the optional, the head is the only owner of its fields: removing the
                         // hop-by-hop ones edits them in place.
                         guard var finished = head.take() else { continue }
@@ -369,7 +429,7 @@ public final class UpstreamClient: Sendable {
                         }
                         HopByHopHeaders.remove(from: &finished.response.headerFields)
                         _ = trailers
-                        return GatewayResponse(head: finished.response, body: body)
+                        return .response(GatewayResponse(head: finished.response, body: body))
                     }
                     if eof { break }
                 }
@@ -418,4 +478,13 @@ extension UpstreamClient {
             return false
         }
     }
+}
+
+/// The response to a request sent on the byte path (``UpstreamClient/exchange(_:method:deadline:)``).
+public enum UpstreamAnswer: Sendable {
+    /// The head as received (hop-by-hop fields still in it) and the whole body.
+    case bytes(RawResponseHead, body: [UInt8])
+    /// A response the byte path does not relay as bytes (chunked, close-delimited, large, or an early answer), in
+    /// the usual form: hop-by-hop fields removed, a large body streamed.
+    case response(GatewayResponse)
 }

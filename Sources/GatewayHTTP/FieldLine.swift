@@ -1,7 +1,7 @@
 import HTTPTypes
 
 /// One parsed field line (RFC 9112 §5): `field-name ":" OWS field-value OWS`.
-struct FieldLine {
+struct FieldLine: Sendable {
     var name: ByteRange
     var value: ByteRange
 

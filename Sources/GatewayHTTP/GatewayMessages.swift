@@ -74,12 +74,18 @@ public struct GatewayRequest: Sendable {
 /// the stream knows its length, else chunked to an HTTP/1.1 client and close-delimited to an HTTP/1.0 one.
 public struct GatewayResponse: Sendable {
     public var head: HTTPResponse {
-        didSet { encodedHead = nil }  // no longer what `head` says
+        didSet {  // no longer what `head` says
+            encodedHead = nil
+            encodedHeadHasDate = false
+        }
     }
     /// `head`'s status line (after the version) and fields, already encoded
     /// (``HTTPEncoder/encodeStatusAndFields(_:)``): the server writes these bytes instead of encoding `head` again.
     /// Set for replays, whose head is the same on every send; any change to `head` clears it.
     package var encodedHead: [UInt8]?
+    /// Whether ``encodedHead`` holds a `Date` field that `head` does not show (a byte-path response): the server then
+    /// adds none.
+    package var encodedHeadHasDate = false
     /// Fields the server writes after ``head``'s: for the gateway's outermost handler to add its own
     /// (`X-Request-Id`, and the server's `Date`) to a response whose fields are shared, as a replay's are with the
     /// hot cache, without copying them all. A name here is not also in `head.headerFields`. Not recorded for
@@ -166,10 +172,13 @@ public protocol HTTPHandler: Sendable {
     /// chunked, instead of the server buffering it first. Asked once the head is parsed, only for such bodies.
     /// Default: false (the body arrives whole in ``GatewayRequest/body``).
     func acceptsStreamedBody(for head: HTTPRequest) -> Bool
+    /// The handler's byte path for requests that need nothing but forwarding, if it has one (default: none).
+    var byteForwarding: (any ByteForwarding)? { get }
 }
 
 extension HTTPHandler {
     public func acceptsStreamedBody(for head: HTTPRequest) -> Bool { false }
+    public var byteForwarding: (any ByteForwarding)? { nil }
 }
 
 /// An error that knows which response it should become.

@@ -24,6 +24,9 @@ public struct HTTPRequestDecoder: Sendable {
     private var body = BodyDecoder()
     private var state = State.head
 
+    /// When true, heads come as ``RequestEvent/rawHead(_:)`` (checked alike, but not turned into a ``RequestHead``).
+    public var rawHeads = false
+
     public init(limits: HTTPLimits = HTTPLimits()) {
         self.limits = limits
         self.scanner = HeadScanner(startLineLimit: .request(maxTarget: limits.maxRequestTargetLength))
@@ -63,8 +66,7 @@ public struct HTTPRequestDecoder: Sendable {
             throw error
         case .head:
             do {
-                guard let head = try decodeHead() else { return nil }
-                return .head(head)
+                return try decodeHead()
             } catch {
                 state = .failed(error)
                 throw error
@@ -87,7 +89,7 @@ public struct HTTPRequestDecoder: Sendable {
         }
     }
 
-    private mutating func decodeHead() throws(HTTPParseError) -> RequestHead? {
+    private mutating func decodeHead() throws(HTTPParseError) -> RequestEvent? {
         if scanner.isAtStart {
             // RFC 9112 §2.2: ignore empty lines (CRLF) received before the request line.
             while buffer.readableCount >= 2 && buffer.bytes[buffer.readIndex] == ASCII.cr
@@ -99,21 +101,23 @@ public struct HTTPRequestDecoder: Sendable {
         guard !buffer.isEmpty else { return nil }
         let start = buffer.readIndex
         let limits = self.limits
-        let decoded = try buffer.bytes.withUnsafeBufferPointer { bytes throws(HTTPParseError) -> (RequestHead, Int)? in
+        let raw = rawHeads
+        let decoded = try buffer.bytes.withUnsafeBufferPointer { bytes throws(HTTPParseError) -> (RequestEvent, BodyFraming, Int)? in
             guard let length = try scanner.scan(bytes, headStart: start, limits: limits, statuses: .request) else {
                 return nil
             }
             let head = UnsafeBufferPointer(rebasing: bytes[start..<start + length])
-            let parsed = try RequestHeadParser.parse(
+            let scanned = try RequestHeadParser.scan(
                 head, startLine: scanner.startLine, fieldLines: scanner.fieldLines, limits: limits
             )
-            return (parsed, length)
+            if raw { return (.rawHead(RawRequestHead(bytes: Array(head), scanned: scanned)), scanned.framing, length) }
+            return (.head(try RequestHeadParser.build(head, scanned)), scanned.framing, length)
         }
-        guard let (head, length) = decoded else { return nil }
+        guard let (event, framing, length) = decoded else { return nil }
         scanner.reset()
         buffer.readIndex = start + length
-        body.start(head.framing, maxBodySize: limits.maxBodySize)
+        body.start(framing, maxBodySize: limits.maxBodySize)
         state = .body
-        return head
+        return event
     }
 }

@@ -23,6 +23,10 @@ public struct HTTPResponseDecoder: Sendable {
     private var pendingMethods: [HTTPRequest.Method] = []
     private var pendingIndex = 0
 
+    /// When true, final heads come as ``ResponseEvent/rawHead(_:)`` (checked alike, but not turned into a
+    /// ``ResponseHead``). Interim (1xx) heads still come as `.informational`.
+    public var rawHeads = false
+
     public init(limits: HTTPLimits = HTTPLimits()) {
         self.limits = limits
         self.scanner = HeadScanner(startLineLimit: .response(maxLength: max(limits.maxRequestTargetLength, 1024)))
@@ -125,25 +129,26 @@ public struct HTTPResponseDecoder: Sendable {
         let start = buffer.readIndex
         let limits = self.limits
         let method = pendingIndex < pendingMethods.count ? pendingMethods[pendingIndex] : .get
-        let decoded = try buffer.bytes.withUnsafeBufferPointer { bytes throws(HTTPParseError) -> (ResponseHead, Int)? in
+        let raw = rawHeads
+        let decoded = try buffer.bytes.withUnsafeBufferPointer { bytes throws(HTTPParseError) -> (ResponseEvent, BodyFraming, Int)? in
             guard let length = try scanner.scan(bytes, headStart: start, limits: limits, statuses: .response) else {
                 return nil
             }
             let head = UnsafeBufferPointer(rebasing: bytes[start..<start + length])
-            let parsed = try ResponseHeadParser.parse(
+            let scanned = try ResponseHeadParser.scan(
                 head, startLine: scanner.startLine, fieldLines: scanner.fieldLines, requestMethod: method
             )
-            return (parsed, length)
+            if scanned.code < 200 { return (.informational(try ResponseHeadParser.build(head, scanned).response), .none, length) }
+            if raw { return (.rawHead(RawResponseHead(bytes: Array(head), scanned: scanned)), scanned.framing, length) }
+            return (.head(try ResponseHeadParser.build(head, scanned)), scanned.framing, length)
         }
-        guard let (head, length) = decoded else { return nil }
+        guard let (event, framing, length) = decoded else { return nil }
         scanner.reset()
         buffer.readIndex = start + length
-        if head.response.status.code < 200 {
-            return .informational(head.response)
-        }
+        if case .informational = event { return event }
         if pendingIndex < pendingMethods.count { pendingIndex += 1 }
-        body.start(head.framing, maxBodySize: nil)
+        body.start(framing, maxBodySize: nil)
         state = .body
-        return .head(head)
+        return event
     }
 }

@@ -33,6 +33,8 @@ public struct RequestHead: Sendable {
 /// What ``HTTPRequestDecoder`` produces: one `.head`, zero or more `.body`, one `.end` per request.
 public enum RequestEvent: Sendable {
     case head(RequestHead)
+    /// The head, from a decoder with ``HTTPRequestDecoder/rawHeads`` set (instead of `.head`).
+    case rawHead(RawRequestHead)
     case body([UInt8])
     /// The request is complete. `trailers` is empty unless a chunked body carried a trailer section.
     case end(trailers: HTTPFields)

@@ -9,6 +9,15 @@ enum RequestHeadParser {
     static func parse(
         _ head: UnsafeBufferPointer<UInt8>, startLine: ByteRange, fieldLines: [ByteRange], limits: HTTPLimits
     ) throws(HTTPParseError) -> RequestHead {
+        let scanned = try scan(head, startLine: startLine, fieldLines: fieldLines, limits: limits)
+        return try build(head, scanned)
+    }
+
+    /// Everything ``parse(_:startLine:fieldLines:limits:)`` checks, without building the request's strings and header
+    /// fields: every error it would throw is thrown here, in the same order.
+    static func scan(
+        _ head: UnsafeBufferPointer<UInt8>, startLine: ByteRange, fieldLines: [ByteRange], limits: HTTPLimits
+    ) throws(HTTPParseError) -> ScannedRequestHead {
         // RFC 9112 §3: request-line = method SP request-target SP HTTP-version
         var index = startLine.start
         while index < startLine.end && isTokenChar(head[index]) { index += 1 }
@@ -42,12 +51,11 @@ enum RequestHeadParser {
         let method = try method(head, methodRange)
         // CONNECT (authority-form, RFC 9112 §3.2.3) is a tunnel, which a reverse proxy does not offer.
         if method == .connect { throw HTTPParseError(status: 501, reason: "CONNECT is not supported") }
-        var (scheme, targetAuthority, path) = try requestTarget(head, target, method: method)
+        let targetForm = try requestTarget(head, target, method: method)
 
-        var fields = HTTPFields()
-        // Room for the fields the gateway adds (X-Request-Id, X-Forwarded-*, Forwarded, Date) without regrowing.
-        fields.reserveCapacity(fieldLines.count + 6)
-        var host: ByteRange?
+        var lines: [FieldLine] = []
+        lines.reserveCapacity(fieldLines.count)
+        var host: FieldLine?
         var contentLength: Int?
         var transferEncoding = FramingFields.TransferEncodingList()
         var close = false
@@ -61,7 +69,8 @@ enum RequestHeadParser {
             case 4 where head.equalsToken(name, "host"):
                 // RFC 9112 §3.2: a request with more than one Host field → 400.
                 guard host == nil else { throw statuses.bad("multiple Host fields") }
-                host = fieldLine.value
+                host = fieldLine
+                lines.append(fieldLine)
                 continue
             case 14 where head.equalsToken(name, "content-length"):
                 // RFC 9112 §6.3 rule 5: several Content-Length values are rejected, even when equal.
@@ -88,12 +97,12 @@ enum RequestHeadParser {
             default:
                 break
             }
-            fields.append(try fieldLine.field(head, statuses: statuses))
+            lines.append(fieldLine)
         }
 
         // RFC 9112 §3.2: an HTTP/1.1 request without Host, or with several, → 400.
         if version == .http1_1 && host == nil { throw statuses.bad("missing Host field") }
-        if let host, !isValidHost(head, host) { throw statuses.bad("invalid Host field") }
+        if let host, !isValidHost(head, host.value) { throw statuses.bad("invalid Host field") }
 
         let framing: BodyFraming
         if transferEncoding.seen {
@@ -119,19 +128,48 @@ enum RequestHeadParser {
             throw HTTPParseError(status: 417, reason: "unsupported expectation")
         }
 
-        if targetAuthority == nil, let host { targetAuthority = head.string(host) }
+        // RFC 9112 §9.3: persistence.
+        let keepAlive = close ? false : (version == .http1_1 || keepAliveOption)
+        return ScannedRequestHead(
+            method: method, version: version, target: target, targetForm: targetForm, fields: lines, host: host,
+            keepAlive: keepAlive, expectsContinue: version == .http1_1 && expectsContinue, framing: framing)
+    }
+
+    /// The request in swift-http-types form, from a head that ``scan(_:startLine:fieldLines:limits:)`` accepted
+    /// (`head` is the same bytes). Every field except `Host` goes into the header fields, in order.
+    static func build(_ head: UnsafeBufferPointer<UInt8>, _ scanned: ScannedRequestHead) throws(HTTPParseError) -> RequestHead {
+        var fields = HTTPFields()
+        // Room for the fields the gateway adds (X-Request-Id, X-Forwarded-*, Forwarded, Date) without regrowing.
+        fields.reserveCapacity(scanned.fields.count + 6)
+        for line in scanned.fields where line.name != scanned.host?.name {
+            fields.append(try line.field(head, statuses: statuses))
+        }
+        let method = scanned.method
+        var scheme: String?
+        var targetAuthority: String?
+        var path: String
+        switch scanned.targetForm {
+        case .origin:
+            path = head.string(scanned.target)
+        case .asterisk:
+            path = "*"
+        case .absolute(let schemeRange, let authority, let pathRange):
+            scheme = head.string(schemeRange).lowercased()
+            targetAuthority = head.string(authority)
+            path = head.string(pathRange)
+            if path.utf8.first == 0x3F { path = "/" + path }
+        }
+        if targetAuthority == nil, let host = scanned.host { targetAuthority = head.string(host.value) }
         // RFC 9112 §3.2.1: an empty path is "/", except that an OPTIONS request for the server as a whole
         // ("OPTIONS http://host") goes to the origin as "OPTIONS *" (RFC 9112 §3.2.4).
         if path.isEmpty { path = method == .options ? "*" : "/" }
         let request = HTTPRequest(method: method, scheme: scheme, authority: targetAuthority, path: path, headerFields: fields)
-        // RFC 9112 §9.3: persistence.
-        let keepAlive = close ? false : (version == .http1_1 || keepAliveOption)
         return RequestHead(
             request: request,
-            version: version,
-            keepAlive: keepAlive,
-            expectsContinue: version == .http1_1 && expectsContinue,
-            framing: framing
+            version: scanned.version,
+            keepAlive: scanned.keepAlive,
+            expectsContinue: scanned.expectsContinue,
+            framing: scanned.framing
         )
     }
 
@@ -158,22 +196,21 @@ enum RequestHeadParser {
     }
 
     /// RFC 9112 §3.2: origin-form, absolute-form (http/https), or asterisk-form for OPTIONS.
-    /// Returns (scheme, authority, path); authority is nil for origin-form and asterisk-form.
     private static func requestTarget(
         _ head: UnsafeBufferPointer<UInt8>, _ target: ByteRange, method: HTTPRequest.Method
-    ) throws(HTTPParseError) -> (String?, String?, String) {
+    ) throws(HTTPParseError) -> ScannedRequestHead.TargetForm {
         // A fragment is not part of any request-target form (RFC 9112 §3.2).
         for index in target.start..<target.end where head[index] == 0x23 {
             throw statuses.bad("fragment in request target")
         }
         let first = head[target.start]
         if first == ASCII.slash {
-            return (nil, nil, head.string(target))
+            return .origin
         }
         if target.count == 1 && first == 0x2A {
             // RFC 9112 §3.2.4: asterisk-form is only for OPTIONS.
             guard method == .options else { throw statuses.bad("asterisk-form target without OPTIONS") }
-            return (nil, nil, "*")
+            return .asterisk
         }
         // RFC 9112 §3.2.2: absolute-form.
         var schemeEnd = target.start
@@ -190,9 +227,7 @@ enum RequestHeadParser {
         let authority = ByteRange(start: authorityStart, end: authorityEnd)
         // RFC 9110 §4.2.4: userinfo in an http(s) URI is an error; an empty host is invalid (§4.2.1).
         guard !authority.isEmpty, isValidHost(head, authority) else { throw statuses.bad("invalid authority in request target") }
-        var path = head.string(ByteRange(start: authorityEnd, end: target.end))
-        if path.utf8.first == 0x3F { path = "/" + path }
-        return (head.string(schemeRange).lowercased(), head.string(authority), path)
+        return .absolute(scheme: schemeRange, authority: authority, path: ByteRange(start: authorityEnd, end: target.end))
     }
 
     /// RFC 3986 §3.2.2-3: `host [ ":" port ]`, host = IP-literal / IPv4address / reg-name. Rejects
@@ -240,4 +275,28 @@ enum RequestHeadParser {
         default: false
         }
     }
+}
+
+/// A request head that passed every check of ``RequestHeadParser``, as ranges into its bytes: what the server needs
+/// to frame the request and decide how to handle it, before (or instead of) building its swift-http-types form.
+struct ScannedRequestHead: Sendable {
+    /// RFC 9112 §3.2.
+    enum TargetForm: Sendable, Equatable {
+        case origin
+        case asterisk
+        case absolute(scheme: ByteRange, authority: ByteRange, path: ByteRange)
+    }
+
+    var method: HTTPRequest.Method
+    var version: HTTPVersion
+    /// The request target as received.
+    var target: ByteRange
+    var targetForm: TargetForm
+    /// Every field line, in order, `Host` included.
+    var fields: [FieldLine]
+    /// The `Host` field line (there is at most one).
+    var host: FieldLine?
+    var keepAlive: Bool
+    var expectsContinue: Bool
+    var framing: BodyFraming
 }

@@ -10,6 +10,14 @@ enum ResponseHeadParser {
     static func parse(
         _ head: UnsafeBufferPointer<UInt8>, startLine: ByteRange, fieldLines: [ByteRange], requestMethod: HTTPRequest.Method
     ) throws(HTTPParseError) -> ResponseHead {
+        try build(head, scan(head, startLine: startLine, fieldLines: fieldLines, requestMethod: requestMethod))
+    }
+
+    /// Everything ``parse(_:startLine:fieldLines:requestMethod:)`` checks, without building the reason phrase and
+    /// header fields: every error it would throw is thrown here.
+    static func scan(
+        _ head: UnsafeBufferPointer<UInt8>, startLine: ByteRange, fieldLines: [ByteRange], requestMethod: HTTPRequest.Method
+    ) throws(HTTPParseError) -> ScannedResponseHead {
         // RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
         guard startLine.count >= 12, head[startLine.start + 8] == ASCII.space else {
             throw statuses.bad("malformed status line")
@@ -24,32 +32,23 @@ enum ResponseHeadParser {
             code = code * 10 + Int(byte &- 0x30)
         }
         guard (100...599).contains(code) else { throw statuses.bad("status code out of range") }
-        var reasonPhrase = ""
+        var reason = ByteRange(start: startLine.end, end: startLine.end)
+        var asciiReason = true
         if startLine.count > 12 {
             // A missing SP before an empty reason is tolerated; otherwise SP then reason-phrase.
             guard head[startLine.start + 12] == ASCII.space else { throw statuses.bad("malformed status line") }
-            let reason = ByteRange(start: startLine.start + 13, end: startLine.end)
-            var ascii = true
+            reason = ByteRange(start: startLine.start + 13, end: startLine.end)
             for index in reason.start..<reason.end {
                 let byte = head[index]
                 guard isFieldValueChar(byte) else { throw statuses.bad("invalid character in reason phrase") }
-                if byte >= 0x80 { ascii = false }
-            }
-            if ascii {
-                reasonPhrase = head.string(reason)
-            } else {
-                // RFC 9112 §4: obs-text in a reason phrase; decode as ISO Latin 1, as swift-http-types expects.
-                reasonPhrase.unicodeScalars.append(
-                    contentsOf: UnsafeBufferPointer(rebasing: head[reason.start..<reason.end]).map { Unicode.Scalar($0) }
-                )
+                if byte >= 0x80 { asciiReason = false }
             }
         }
         // 101 Switching Protocols: the gateway never asks an upstream to upgrade.
         guard code != 101 else { throw statuses.bad("unexpected 101 Switching Protocols") }
 
-        var fields = HTTPFields()
-        // Room for the fields the gateway adds (X-Request-Id, X-Forwarded-*, Forwarded, Date) without regrowing.
-        fields.reserveCapacity(fieldLines.count + 6)
+        var lines: [FieldLine] = []
+        lines.reserveCapacity(fieldLines.count)
         var contentLength: Int?
         var transferEncoding = FramingFields.TransferEncodingList()
         var close = false
@@ -70,10 +69,9 @@ enum ResponseHeadParser {
             default:
                 break
             }
-            fields.append(try fieldLine.field(head, statuses: statuses))
+            lines.append(fieldLine)
         }
 
-        let response = HTTPResponse(status: .init(code: code, reasonPhrase: reasonPhrase), headerFields: fields)
         var framing: BodyFraming
         if transferEncoding.seen {
             // RFC 9112 §6.1: both together may be smuggling; this gateway rejects rather than repairs.
@@ -93,6 +91,41 @@ enum ResponseHeadParser {
 
         var keepAlive = close ? false : (version == .http1_1 || keepAliveOption)
         if framing == .untilClose { keepAlive = false }
-        return ResponseHead(response: response, version: version, keepAlive: keepAlive, framing: framing)
+        return ScannedResponseHead(
+            code: code, reason: reason, asciiReason: asciiReason, version: version, fields: lines, keepAlive: keepAlive,
+            framing: framing)
     }
+
+    /// The response in swift-http-types form, from a head that ``scan(_:startLine:fieldLines:requestMethod:)``
+    /// accepted (`head` is the same bytes).
+    static func build(_ head: UnsafeBufferPointer<UInt8>, _ scanned: ScannedResponseHead) throws(HTTPParseError) -> ResponseHead {
+        var reasonPhrase = ""
+        if scanned.asciiReason {
+            reasonPhrase = head.string(scanned.reason)
+        } else {
+            // RFC 9112 §4: obs-text in a reason phrase; decode as ISO Latin 1, as swift-http-types expects.
+            reasonPhrase.unicodeScalars.append(
+                contentsOf: UnsafeBufferPointer(rebasing: head[scanned.reason.start..<scanned.reason.end]).map {
+                    Unicode.Scalar($0)
+                })
+        }
+        var fields = HTTPFields()
+        // Room for the fields the gateway adds (X-Request-Id, Date) without regrowing.
+        fields.reserveCapacity(scanned.fields.count + 6)
+        for line in scanned.fields { fields.append(try line.field(head, statuses: statuses)) }
+        let response = HTTPResponse(status: .init(code: scanned.code, reasonPhrase: reasonPhrase), headerFields: fields)
+        return ResponseHead(response: response, version: scanned.version, keepAlive: scanned.keepAlive, framing: scanned.framing)
+    }
+}
+
+/// A response head that passed every check of ``ResponseHeadParser``, as ranges into its bytes.
+struct ScannedResponseHead: Sendable {
+    var code: Int
+    /// The reason phrase as received (empty when there is none).
+    var reason: ByteRange
+    var asciiReason: Bool
+    var version: HTTPVersion
+    var fields: [FieldLine]
+    var keepAlive: Bool
+    var framing: BodyFraming
 }

@@ -86,7 +86,7 @@ final class RequestBodyStream: HTTPBodyStream {
                         case .end:
                             state.complete = true
                             return .end
-                        case .head, .body: continue  // no head inside a body; empty pieces are skipped
+                        case .head, .rawHead, .body: continue  // no head inside a body; empty pieces are skipped
                         }
                     }
                 } catch {

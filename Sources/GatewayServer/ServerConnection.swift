@@ -22,6 +22,8 @@ final class ServerConnection: Sendable {
     private let idle = Mutex(false)
     /// The streamed response body being written, if any.
     private let relaying = Mutex<(any HTTPBodyStream)?>(nil)
+    /// The handler's byte path, if it has one.
+    private let byteForwarding: (any ByteForwarding)?
 
     init(
         socket: AsyncSocket, shuttingDown: ShutdownFlag, handler: any HTTPHandler, configuration: ServerConfiguration,
@@ -31,6 +33,7 @@ final class ServerConnection: Sendable {
         self.socket = socket
         self.shuttingDown = shuttingDown
         self.handler = handler
+        self.byteForwarding = handler.byteForwarding
         self.configuration = configuration
         self.logger = logger
     }
@@ -54,51 +57,59 @@ final class ServerConnection: Sendable {
     func run() async {
         defer { socket.close() }
         var decoder = HTTPRequestDecoder(limits: configuration.limits)
+        decoder.rawHeads = byteForwarding != nil
         var output: [UInt8] = []
         let connectionInfo = ConnectionInfo(remoteAddress: socket.peer?.host ?? "")
         var first = true
         while true {
-            // Bound straight to a `var` (no second binding holding the same header fields, which would make the
-            // handler's first edit copy them).
-            guard case (var head, let body, let streamed, let reservation)? = await readRequest(&decoder, first: first)
+            guard case (let incoming, let body, let streamed, let reservation)? = await readRequest(&decoder, first: first)
             else { return }
             first = false
             var info = connectionInfo
-            info.version = head.version
-            // The handler's request becomes the only owner of the header fields (built in the call, and taken out
-            // of `head`, from which only the method is read later): a handler that adds a field edits them in
-            // place instead of copying them.
-            let requestHead = head.request
-            head.request.headerFields = HTTPFields()
+            info.version = incoming.version
             let response: GatewayResponse
             var bodyComplete = true
-            if streamed {
-                // A chunked body is streamed only after some of it arrived: `100 Continue` was sent here if due.
-                let stream = RequestBodyStream(
-                    decoder: decoder, prefix: body, head: head, socket: socket, configuration: configuration,
-                    needsContinue: head.expectsContinue && head.framing != .chunked)
-                decoder = HTTPRequestDecoder(limits: configuration.limits)  // the stream holds the only copy
-                response = await respond(
-                    to: GatewayRequest(
-                        head: requestHead, connection: info, executor: socket.loop, bodyStream: stream,
-                        allowsStreamedResponse: true))
-                let loan = stream.detach()
-                decoder = loan.decoder
-                if let failure = loan.failure {
-                    response.bodyStream?.cancel()
-                    if case .rejected(let status, let reason) = failure {
-                        await fail(status: status, detail: reason, isHead: head.request.method == .head)
+            switch incoming {
+            case .raw(let raw):
+                // The byte path (``ByteForwarding``): the body is buffered, its reservation held until the answer.
+                response = await byteForwarding!.forward(raw, body: body, connection: info)
+                withExtendedLifetime(reservation) {}
+            case .parsed(var head):
+                // The handler's request becomes the only owner of the header fields (built in the call, and taken
+                // out of `head`, whose fields are not read again): a handler that adds a field edits them in place
+                // instead of copying them.
+                let requestHead = head.request
+                head.request.headerFields = HTTPFields()
+                if streamed {
+                    // A chunked body is streamed only after some of it arrived: `100 Continue` was sent here if due.
+                    let stream = RequestBodyStream(
+                        decoder: decoder, prefix: body, head: head, socket: socket, configuration: configuration,
+                        needsContinue: head.expectsContinue && head.framing != .chunked)
+                    decoder = HTTPRequestDecoder(limits: configuration.limits)  // the stream holds the only copy
+                    response = await respond(
+                        to: GatewayRequest(
+                            head: requestHead, connection: info, executor: socket.loop, bodyStream: stream,
+                            allowsStreamedResponse: true))
+                    let loan = stream.detach()
+                    decoder = loan.decoder
+                    if let failure = loan.failure {
+                        response.bodyStream?.cancel()
+                        if case .rejected(let status, let reason) = failure {
+                            await fail(status: status, detail: reason, isHead: head.request.method == .head)
+                        }
+                        return
                     }
-                    return
+                    // An unread rest of the body would be taken for the next request: close after this response.
+                    bodyComplete = loan.complete
+                } else {
+                    var request = GatewayRequest(
+                        head: requestHead, body: body, connection: info, executor: socket.loop,
+                        allowsStreamedResponse: true)
+                    request.bodyReservation = reservation
+                    response = await respond(to: request)
                 }
-                // An unread rest of the body would be taken for the next request: close after this response.
-                bodyComplete = loan.complete
-            } else {
-                var request = GatewayRequest(
-                    head: requestHead, body: body, connection: info, executor: socket.loop, allowsStreamedResponse: true)
-                request.bodyReservation = reservation
-                response = await respond(to: request)
             }
+            let head = incoming
             var keepAlive = head.keepAlive && !shuttingDown.isSet && bodyComplete
             do {
                 if let stream = response.bodyStream {
@@ -151,8 +162,8 @@ final class ServerConnection: Sendable {
     ///   the header timeout (when shorter than the idle timeout), not for a whole keep-alive idle time.
     private func readRequest(
         _ decoder: inout HTTPRequestDecoder, first: Bool
-    ) async -> (RequestHead, [UInt8], streamed: Bool, reservation: BufferedBodyBudget.Reservation?)? {
-        var head: RequestHead?
+    ) async -> (IncomingHead, [UInt8], streamed: Bool, reservation: BufferedBodyBudget.Reservation?)? {
+        var head: IncomingHead?
         var body: [UInt8] = []
         // The buffered body's share of the server's memory budget, counted as the body arrives.
         var reservation: BufferedBodyBudget.Reservation?
@@ -164,16 +175,26 @@ final class ServerConnection: Sendable {
         // now and then would otherwise hold a connection forever).
         var idleDeadline: ContinuousClock.Instant?
         // Whether the request being read is a HEAD, whose error answer has no body (RFC 9110 §9.3.2).
-        func answersHEAD() -> Bool { head.map { $0.request.method == .head } ?? decoder.headBeingDecodedIsHEAD }
+        func answersHEAD() -> Bool { head.map { $0.method == .head } ?? decoder.headBeingDecodedIsHEAD }
         while true {
             do throws(HTTPParseError) {
-                while let event = try decoder.next() {
+                while var event = try decoder.next() {
+                    if case .rawHead(let raw) = event {
+                        if takesBytePath(raw) {
+                            head = .raw(raw)
+                        } else {
+                            event = .head(try raw.materialize())
+                        }
+                    }
                     switch event {
-                    case .head(let parsed):
-                        head = parsed
-                        if case .contentLength(let length) = parsed.framing {
-                            if length > configuration.streamBodiesOver, handler.acceptsStreamedBody(for: parsed.request) {
-                                return (parsed, [], true, nil)
+                    case .head, .rawHead:
+                        if case .head(let parsed) = event { head = .parsed(parsed) }
+                        guard let head else { continue }
+                        if case .contentLength(let length) = head.framing {
+                            if length > configuration.streamBodiesOver, case .parsed(let parsed) = head,
+                                handler.acceptsStreamedBody(for: parsed.request)
+                            {
+                                return (head, [], true, nil)
                             }
                             if length > 0 {
                                 // Refused at the head when it cannot fit, before any `100 Continue` (a client that
@@ -187,7 +208,7 @@ final class ServerConnection: Sendable {
                             }
                             // Not all of it up front: a head alone must not reserve up to max-body-bytes.
                             body.reserveCapacity(min(length, 64 * 1024))
-                        } else if parsed.framing == .chunked {
+                        } else if head.framing == .chunked, case .parsed(let parsed) = head {
                             streamable = handler.acceptsStreamedBody(for: parsed.request)
                             reservation = bodyBudget.reserve(0)
                         }
@@ -249,6 +270,18 @@ final class ServerConnection: Sendable {
                 return nil
             }
         }
+    }
+
+    /// Whether a request goes the byte path: its handler takes it, and its body, if any, is buffered (a
+    /// `Content-Length` up to ``ServerConfiguration/streamBodiesOver``, no `100 Continue` to send).
+    private func takesBytePath(_ head: RawRequestHead) -> Bool {
+        guard let byteForwarding, !head.expectsContinue else { return false }
+        switch head.framing {
+        case .none: break
+        case .contentLength(let length) where length <= configuration.streamBodiesOver: break
+        default: return false
+        }
+        return byteForwarding.accepts(head)
     }
 
     /// Marks the connection idle; false when the server is shutting down (the connection should close).
@@ -320,7 +353,7 @@ final class ServerConnection: Sendable {
     /// RFC 9110 §6.6.1: a server with a clock sends Date; a handler's (an upstream's) own Date is passed through.
     /// Added to the appended fields, not to `head`, whose fields may be shared (a replay's).
     private static func addDate(to response: inout GatewayResponse) {
-        if !response.head.headerFields.contains(.date), !response.appendedFields.contains(.date) {
+        if !response.encodedHeadHasDate, !response.head.headerFields.contains(.date), !response.appendedFields.contains(.date) {
             response.appendedFields.append(HTTPField(name: .date, value: DateHeader.now()))
         }
     }
@@ -334,12 +367,12 @@ final class ServerConnection: Sendable {
     /// Writes a response with recomputed framing (RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304).
     /// - Parameter buffer: the connection's output buffer, reused from response to response (emptied here).
     private func write(
-        _ response: consuming GatewayResponse, for head: RequestHead, keepAlive: Bool, using buffer: inout [UInt8]
+        _ response: consuming GatewayResponse, for head: IncomingHead, keepAlive: Bool, using buffer: inout [UInt8]
     ) async throws(SocketError) {
         // Kept for the next response while small (an idle connection holds at most 4 KiB for it).
         defer { buffer.removeAll(keepingCapacity: buffer.capacity <= 4096) }
         let bodyless = Self.isBodyless(response.head.status.code)
-        let isHead = head.request.method == .head
+        let isHead = head.method == .head
         var contentLength: Int? = bodyless ? nil : response.body.count
         if isHead, !bodyless {
             // The length of the body the handler computed, when it gave no Content-Length.
@@ -371,14 +404,14 @@ final class ServerConnection: Sendable {
     /// last chunk, a sized one its last bytes, and a close-delimited one ends in a reset: the client sees the message
     /// is incomplete).
     private func writeStreamed(
-        _ response: GatewayResponse, _ stream: any HTTPBodyStream, for head: RequestHead, keepAlive: Bool
+        _ response: GatewayResponse, _ stream: any HTTPBodyStream, for head: IncomingHead, keepAlive: Bool
     ) async throws -> Bool {
         let bodyless = Self.isBodyless(response.head.status.code)
         var response = response
         Self.addDate(to: &response)
         let stall = configuration.writeTimeout
         var buffer: [UInt8] = []
-        if bodyless || head.request.method == .head {
+        if bodyless || head.method == .head {
             stream.cancel()
             let contentLength = bodyless ? nil : Self.headLength(of: response.head, otherwise: stream.length)
             HTTPEncoder.encodeResponseHead(
@@ -423,6 +456,47 @@ final class ServerConnection: Sendable {
             throw error
         }
         return keepAlive
+    }
+}
+
+/// A request head as the server read it: decoded for the handler, or kept as bytes for its byte path.
+enum IncomingHead {
+    case parsed(RequestHead)
+    case raw(RawRequestHead)
+
+    var method: HTTPRequest.Method {
+        switch self {
+        case .parsed(let head): head.request.method
+        case .raw(let head): head.method
+        }
+    }
+
+    var version: HTTPVersion {
+        switch self {
+        case .parsed(let head): head.version
+        case .raw(let head): head.version
+        }
+    }
+
+    var keepAlive: Bool {
+        switch self {
+        case .parsed(let head): head.keepAlive
+        case .raw(let head): head.keepAlive
+        }
+    }
+
+    var expectsContinue: Bool {
+        switch self {
+        case .parsed(let head): head.expectsContinue
+        case .raw(let head): head.expectsContinue
+        }
+    }
+
+    var framing: BodyFraming {
+        switch self {
+        case .parsed(let head): head.framing
+        case .raw(let head): head.framing
+        }
     }
 }
 

@@ -288,6 +288,30 @@ public final class IdempotencyEngine: HTTPHandler {
         case covered(IdempotencyKey, IdempotencyConfiguration.ResolvedRoute)
     }
 
+    /// Whether a request is forwarded without idempotency (as ``process(_:)`` would forward it), decided from its
+    /// method, its path (with the query, as ``admission(of:)`` reads it) and whether it has an `Idempotency-Key`
+    /// field. For a byte path that forwards such requests itself (and then calls ``countPassthrough()``).
+    public func forwardsWithoutIdempotency(method: HTTPRequest.Method, path: String, hasKey: Bool) -> Bool {
+        let route = configuration.route(for: path)
+        guard route.methods.contains(method) else { return true }
+        return !hasKey && !route.requireKey
+    }
+
+    /// Counts a request forwarded without idempotency by a byte path, as ``process(_:)`` counts its own.
+    public func countPassthrough() {
+        metrics.requests[.passthrough]?.increment()
+    }
+
+    /// The answer to a request forwarded without idempotency whose exchange with the upstream failed: a problem,
+    /// as ``process(_:)`` answers it.
+    public func passthroughFailure(_ error: UpstreamError) -> GatewayResponse {
+        switch error {
+        case .unreachable: problem(.upstreamUnreachable, "The upstream could not be reached.")
+        case .timeout: upstreamTimeoutProblem()
+        case .failed: problem(.upstreamUnreachable, "The exchange with the upstream failed.")
+        }
+    }
+
     private func admission(of head: HTTPRequest) -> Admission {
         let route = configuration.route(for: head.path ?? "/")
         guard route.methods.contains(head.method) else { return .passthrough }
@@ -746,12 +770,8 @@ public final class IdempotencyEngine: HTTPHandler {
     private func forwardWithoutIdempotency(_ request: consuming GatewayRequest) async -> GatewayResponse {
         do {
             return try await next.handle(consume request)
-        } catch UpstreamError.unreachable {
-            return problem(.upstreamUnreachable, "The upstream could not be reached.")
-        } catch UpstreamError.timeout {
-            return upstreamTimeoutProblem()
-        } catch UpstreamError.failed {
-            return problem(.upstreamUnreachable, "The exchange with the upstream failed.")
+        } catch let error as UpstreamError {
+            return passthroughFailure(error)
         } catch let error as any HTTPResponseError {
             return error.response
         } catch {

@@ -96,13 +96,15 @@ public final class Gateway: Sendable {
         let store = try SQLiteKeyStore(path: configuration.store.path, options: storeOptions)
         self.store = store
         let next: any HTTPHandler
+        var proxy: ReverseProxyBackend?
         if let backend {
             next = backend
             upstream = nil
         } else if let url = configuration.upstream.url {
             let client = UpstreamClient(configuration: try configuration.upstreamConfiguration(url))
             upstream = client
-            next = ReverseProxyBackend(client: client)
+            proxy = ReverseProxyBackend(client: client)
+            next = proxy!
         } else {
             next = EchoBackend()
             upstream = nil
@@ -111,7 +113,8 @@ public final class Gateway: Sendable {
             configuration: configuration.engineConfiguration, store: store, next: RequestIDForwarding(next: next),
             logger: partLogger("idempotency-gateway.engine"))
         let accessLogger = partLogger("idempotency-gateway.access")
-        let front = RequestLogger(engine: engine, logger: accessLogger, inFlight: GatewayMetrics.requestsInFlight)
+        let front = RequestLogger(
+            engine: engine, logger: accessLogger, inFlight: GatewayMetrics.requestsInFlight, proxy: proxy)
         server = HTTPServer(
             configuration: try configuration.serverConfiguration(listen: configuration.listen), handler: front,
             logger: logger)

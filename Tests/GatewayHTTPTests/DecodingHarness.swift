@@ -1,5 +1,6 @@
 import GatewayHTTP
 import HTTPTypes
+import Testing
 
 /// Bytes from a "Latin-1 string": each Unicode scalar is one byte (how the fixtures store raw bytes).
 func latin1Bytes(_ string: String) -> [UInt8] {
@@ -64,9 +65,19 @@ struct RequestRun: Equatable {
     }
 }
 
-/// Feeds `raw` to a request decoder `chunkSize` bytes at a time, draining events after each append.
+/// Feeds `raw` to a request decoder `chunkSize` bytes at a time, draining events after each append. Decodes twice,
+/// with and without ``HTTPRequestDecoder/rawHeads`` (materializing the raw heads), and expects the same outcome:
+/// every test that decodes requests also checks that the byte path's heads are checked alike.
 func decodeRequests(_ raw: [UInt8], chunkSize: Int = .max, limits: HTTPLimits = HTTPLimits()) -> RequestRun {
+    let run = decodeRequests(raw, chunkSize: chunkSize, limits: limits, rawHeads: false)
+    let viaRawHeads = decodeRequests(raw, chunkSize: chunkSize, limits: limits, rawHeads: true)
+    #expect(run == viaRawHeads, "raw heads decode differently")
+    return run
+}
+
+private func decodeRequests(_ raw: [UInt8], chunkSize: Int, limits: HTTPLimits, rawHeads: Bool) -> RequestRun {
     var decoder = HTTPRequestDecoder(limits: limits)
+    decoder.rawHeads = rawHeads
     var run = RequestRun()
     var current: DecodedRequest?
     var offset = 0
@@ -76,6 +87,9 @@ func decodeRequests(_ raw: [UInt8], chunkSize: Int = .max, limits: HTTPLimits = 
                 switch event {
                 case .head(let head):
                     current = DecodedRequest(head)
+                    run.events.append(".head")
+                case .rawHead(let head):
+                    current = DecodedRequest(try head.materialize())
                     run.events.append(".head")
                 case .body(let bytes):
                     current?.body.append(contentsOf: bytes)
@@ -138,7 +152,17 @@ struct ResponseRun: Equatable {
 func decodeResponses(
     _ raw: [UInt8], methods: [HTTPRequest.Method] = [.get], chunkSize: Int = .max, finish: Bool = false
 ) -> ResponseRun {
+    let run = decodeResponses(raw, methods: methods, chunkSize: chunkSize, finish: finish, rawHeads: false)
+    let viaRawHeads = decodeResponses(raw, methods: methods, chunkSize: chunkSize, finish: finish, rawHeads: true)
+    #expect(run == viaRawHeads, "raw heads decode differently")
+    return run
+}
+
+private func decodeResponses(
+    _ raw: [UInt8], methods: [HTTPRequest.Method], chunkSize: Int, finish: Bool, rawHeads: Bool
+) -> ResponseRun {
     var decoder = HTTPResponseDecoder()
+    decoder.rawHeads = rawHeads
     for method in methods { decoder.expectResponse(to: method) }
     var run = ResponseRun()
     var current: DecodedResponse?
@@ -149,6 +173,16 @@ func decodeResponses(
             message.informational = true
             run.messages.append(message)
         case .head(let head):
+            current = DecodedResponse(
+                head.response, version: head.version == .http1_1 ? "1.1" : "1.0", keepAlive: head.keepAlive,
+                framing: head.framing
+            )
+        case .rawHead(let raw):
+            // Materializing a head the decoder accepted cannot fail.
+            guard let head = try? raw.materialize() else {
+                Issue.record("a raw response head did not materialize")
+                return
+            }
             current = DecodedResponse(
                 head.response, version: head.version == .http1_1 ? "1.1" : "1.0", keepAlive: head.keepAlive,
                 framing: head.framing

@@ -42,6 +42,7 @@ public func readRequest(
         while let event = try decoder.next() {
             switch event {
             case .head(let parsed): head = parsed
+            case .rawHead(let raw): head = try raw.materialize()
             case .body(let piece):
                 body += piece
                 progress(body.count)
@@ -92,6 +93,7 @@ public func readResponse(
             switch event {
             case .informational: break
             case .head(let parsed): head = parsed
+            case .rawHead(let raw): head = try raw.materialize()
             case .body(let piece):
                 body += piece
                 progress(body.count)

@@ -141,6 +141,7 @@ public final class ScriptedConnection: Sendable {
                 guard let event = next else { break }
                 switch event {
                 case .head(let parsed): head = parsed
+                case .rawHead(let raw): head = try raw.materialize()
                 case .body(let chunk): body += chunk
                 case .end:
                     guard let head else { continue }

@@ -50,6 +50,7 @@ public final class TestClient: Sendable {
                 switch event {
                 case .informational: break
                 case .head(let parsed): head = parsed
+                case .rawHead(let raw): head = try raw.materialize()
                 case .body(let chunk): body += chunk
                 case .end:
                     responses.append(Response(head: head!, body: body))

@@ -1,3 +1,4 @@
+import GatewayBackends
 import GatewayHTTP
 import HTTPTypes
 import Idempotency
@@ -9,19 +10,27 @@ import Synchronization
 /// generated otherwise, forwarded upstream by ``RequestIDForwarding`` and returned to the client), runs the
 /// idempotency engine, and writes one access-log line per request: method, path, status, outcome, key (hashed),
 /// duration, request id.
+///
+/// With a reverse-proxy backend (`proxy`), requests the engine forwards without idempotency can take the byte path
+/// (``ByteForwarding``, in `RequestLogger+Bytes.swift`): same fields, same log line, same metrics.
 struct RequestLogger: HTTPHandler {
     let engine: IdempotencyEngine
     let logger: Logger
     let inFlight: GatewayMetrics.InFlight
+    /// The backend when it is the reverse proxy, whose byte path this handler offers.
+    let proxy: ReverseProxyBackend?
     /// Whether the logger writes the access-log line (`info`), decided once: the level is fixed at start.
-    private let logsRequests: Bool
+    let logsRequests: Bool
 
-    init(engine: IdempotencyEngine, logger: Logger, inFlight: GatewayMetrics.InFlight) {
+    init(engine: IdempotencyEngine, logger: Logger, inFlight: GatewayMetrics.InFlight, proxy: ReverseProxyBackend? = nil) {
         self.engine = engine
         self.logger = logger
         self.inFlight = inFlight
+        self.proxy = proxy
         self.logsRequests = logger.logLevel <= .info
     }
+
+    var byteForwarding: (any ByteForwarding)? { proxy == nil ? nil : self }
 
     func handle(_ request: consuming GatewayRequest) async throws -> GatewayResponse {
         let start = ContinuousClock.now
@@ -37,14 +46,28 @@ struct RequestLogger: HTTPHandler {
         inFlight.increment()
         var (response, outcome) = await engine.process(consume request)
         inFlight.decrement()
+        Self.setRequestID(requestID, on: &response)
+        return finish(response, outcome: outcome, logged: logged, requestID: requestID, start: start)
+    }
+
+    /// `X-Request-Id` on the response: an upstream's own id is replaced.
+    static func setRequestID(_ requestID: String, on response: inout GatewayResponse) {
         if response.head.headerFields.contains(.requestID) {
-            response.head.headerFields[.requestID] = requestID  // an upstream's own id is replaced
+            response.head.headerFields[.requestID] = requestID
         } else {
             // Not into `head`: a replay's fields are shared with the hot cache and would all be copied. Room for
             // the server's Date too.
             response.appendedFields.reserveCapacity(2)
             response.appendedFields.append(HTTPField(name: .requestID, value: requestID))
         }
+    }
+
+    /// Records the request's duration and writes its access-log line (for a streamed body, once the body is through).
+    func finish(
+        _ response: consuming GatewayResponse, outcome: IdempotencyOutcome,
+        logged: (method: String, path: String, key: String?)?, requestID: String, start: ContinuousClock.Instant
+    ) -> GatewayResponse {
+        var response = response
         let elapsed = ContinuousClock.now - start
         GatewayMetrics.requestDuration(outcome: outcome).recordNanoseconds(elapsed.nanoseconds)
         if let logged {

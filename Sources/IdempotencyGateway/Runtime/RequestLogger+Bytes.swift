@@ -1,0 +1,72 @@
+import GatewayBackends
+import GatewayHTTP
+import HTTPTypes
+import Idempotency
+
+/// The byte path (``ByteForwarding``): a request the idempotency engine would forward untouched, to a reverse-proxy
+/// backend that can forward it as bytes (``ReverseProxyBackend/acceptsBytes(_:)``), is relayed without building
+/// its swift-http-types form. What the client, the upstream, the access log and the metrics see is what
+/// ``RequestLogger/handle(_:)`` gives them.
+extension RequestLogger: ByteForwarding {
+    func accepts(_ head: RawRequestHead) -> Bool {
+        guard let proxy, proxy.acceptsBytes(head), let target = head.originFormTarget else { return false }
+        var hasKey = false
+        for index in 0..<head.fieldCount where head.bytes.equalsCaseInsensitive(head.name(at: index), "idempotency-key") {
+            hasKey = true
+        }
+        let path = String(decoding: head.bytes[target], as: UTF8.self)
+        return engine.forwardsWithoutIdempotency(method: head.method, path: path, hasKey: hasKey)
+    }
+
+    func forward(_ head: RawRequestHead, body: [UInt8], connection: ConnectionInfo) async -> GatewayResponse {
+        let start = ContinuousClock.now
+        let requestID = Self.requestID(from: head)
+        let logged: (method: String, path: String, key: String?)? =
+            logsRequests
+            ? (head.method.rawValue, String(decoding: head.bytes[head.originFormTarget!], as: UTF8.self), nil)
+            : nil
+        inFlight.increment()
+        let proxy = proxy!
+        var response: GatewayResponse
+        do {
+            let message = proxy.forwardedRequest(head, body: body, connection: connection, requestID: requestID)
+            switch try await proxy.client.exchange(message, method: head.method) {
+            case .bytes(let raw, let body):
+                if let relayed = ReverseProxyBackend.relayedHead(raw, requestID: requestID) {
+                    response = GatewayResponse(status: raw.statusCode, encoded: relayed.encoded, hasDate: relayed.hasDate, body: body)
+                } else {
+                    // Its Connection field names fields to remove: the usual way.
+                    var materialized = try raw.materialize()
+                    HopByHopHeaders.remove(from: &materialized.response.headerFields)
+                    response = GatewayResponse(head: materialized.response, body: body)
+                    Self.setRequestID(requestID, on: &response)
+                }
+            case .response(var usual):
+                Self.setRequestID(requestID, on: &usual)
+                response = usual
+            }
+        } catch let error as UpstreamError {
+            response = engine.passthroughFailure(error)
+            Self.setRequestID(requestID, on: &response)
+        } catch {
+            // Only materialize() throws, for a head it was already built from: an upstream fault either way.
+            response = engine.passthroughFailure(.failed("\(error)"))
+            Self.setRequestID(requestID, on: &response)
+        }
+        inFlight.decrement()
+        engine.countPassthrough()
+        return finish(response, outcome: .passthrough, logged: logged, requestID: requestID, start: start)
+    }
+
+    /// The client's `X-Request-Id` when sane (as ``requestID(from:)`` decides for the usual path; the byte path takes
+    /// at most one such field), otherwise a new one.
+    static func requestID(from head: RawRequestHead) -> String {
+        for index in 0..<head.fieldCount where head.bytes.equalsCaseInsensitive(head.name(at: index), "x-request-id") {
+            let value = head.bytes[head.value(at: index)]
+            if (1...128).contains(value.count), value.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+                return String(decoding: value, as: UTF8.self)
+            }
+        }
+        return RequestIDGenerator.next()
+    }
+}
