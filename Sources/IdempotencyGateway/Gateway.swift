@@ -114,7 +114,8 @@ public final class Gateway: Sendable {
             logger: partLogger("idempotency-gateway.engine"))
         let accessLogger = partLogger("idempotency-gateway.access")
         let front = RequestLogger(
-            engine: engine, logger: accessLogger, inFlight: GatewayMetrics.requestsInFlight, proxy: proxy)
+            engine: engine, logger: accessLogger, inFlight: GatewayMetrics.requestsInFlight,
+            proxy: configuration.server.bytePath ? proxy : nil)
         server = HTTPServer(
             configuration: try configuration.serverConfiguration(listen: configuration.listen), handler: front,
             logger: logger)

@@ -118,6 +118,10 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// the CPU between polls). Process-wide (``IOLoop/busyPollBudget``), set when a gateway starts. `0` turns it
         /// off, for hosts where idle CPU is billed. Default `100`.
         public var busyPollMicroseconds = 100
+        /// Whether plain requests to a reverse-proxy upstream take the byte path (``RequestLogger``'s
+        /// ``ByteForwarding``). Not a configuration key: both paths send the same bytes, and the tests that show it
+        /// turn the byte path off to compare.
+        var bytePath = true
         /// `server.shutdown-grace`: time in-flight requests get to finish on SIGTERM/SIGINT. Default `10s`.
         public var shutdownGrace: Duration = .seconds(10)
         /// The defaults.

@@ -2,12 +2,16 @@ import GatewayBackends
 import GatewayHTTP
 import HTTPTypes
 import Idempotency
+import Synchronization
 
 /// The byte path (``ByteForwarding``): a request the idempotency engine would forward untouched, to a reverse-proxy
 /// backend that can forward it as bytes (``ReverseProxyBackend/acceptsBytes(_:)``), is relayed without building
 /// its swift-http-types form. What the client, the upstream, the access log and the metrics see is what
 /// ``RequestLogger/handle(_:)`` gives them.
 extension RequestLogger: ByteForwarding {
+    /// Requests forwarded on the byte path since the process started (for the tests that show it is taken).
+    static let bytePathRequests = Atomic<Int>(0)
+
     func accepts(_ head: RawRequestHead) -> Bool {
         guard let proxy, proxy.acceptsBytes(head), let target = head.originFormTarget else { return false }
         var hasKey = false
@@ -21,10 +25,19 @@ extension RequestLogger: ByteForwarding {
     func forward(_ head: RawRequestHead, body: [UInt8], connection: ConnectionInfo) async -> GatewayResponse {
         let start = ContinuousClock.now
         let requestID = Self.requestID(from: head)
-        let logged: (method: String, path: String, key: String?)? =
-            logsRequests
-            ? (head.method.rawValue, String(decoding: head.bytes[head.originFormTarget!], as: UTF8.self), nil)
-            : nil
+        var logged: (method: String, path: String, key: String?)?
+        if logsRequests {
+            // A key on a request forwarded untouched is logged (hashed) as on the usual path.
+            var key: String?
+            for index in 0..<head.fieldCount where head.bytes.equalsCaseInsensitive(head.name(at: index), "idempotency-key") {
+                let value = String(decoding: head.bytes[head.value(at: index)], as: UTF8.self)
+                key = key.map { $0 + ", " + value } ?? value
+            }
+            logged = (
+                head.method.rawValue, String(decoding: head.bytes[head.originFormTarget!], as: UTF8.self),
+                key.map(Self.keyDigest)
+            )
+        }
         inFlight.increment()
         let proxy = proxy!
         var response: GatewayResponse
@@ -55,6 +68,7 @@ extension RequestLogger: ByteForwarding {
         }
         inFlight.decrement()
         engine.countPassthrough()
+        Self.bytePathRequests.add(1, ordering: .relaxed)
         return finish(response, outcome: .passthrough, logged: logged, requestID: requestID, start: start)
     }
 
