@@ -10,6 +10,9 @@ public protocol ByteForwarding: Sendable {
     /// Whether this request takes the byte path. Asked once its head is complete, before its body is read (the
     /// server only asks for buffered bodies, with no `Expect: 100-continue`).
     func accepts(_ head: RawRequestHead) -> Bool
+    /// A field (lower-case name) whose requests are never taken: their heads are decoded as usual from the start
+    /// (``HTTPRequestDecoder/rawHeadsExcept``), without a copy for the byte path.
+    var declinedField: StaticString? { get }
     /// Forwards a request ``accepts(_:)`` took, with its whole body. Never throws: failures are responses.
     func forward(_ head: RawRequestHead, body: [UInt8], connection: ConnectionInfo) async -> GatewayResponse
 }

@@ -26,6 +26,11 @@ public struct HTTPRequestDecoder: Sendable {
 
     /// When true, heads come as ``RequestEvent/rawHead(_:)`` (checked alike, but not turned into a ``RequestHead``).
     public var rawHeads = false
+    /// With ``rawHeads``: a head with a field of this name (lower-case) comes as `.head` all the same (a request
+    /// its byte path never takes is not copied for it).
+    public var rawHeadsExcept: StaticString?
+    /// The field lines of the head being parsed (reused from head to head).
+    private var lines: [FieldLine] = []
 
     public init(limits: HTTPLimits = HTTPLimits()) {
         self.limits = limits
@@ -101,17 +106,19 @@ public struct HTTPRequestDecoder: Sendable {
         guard !buffer.isEmpty else { return nil }
         let start = buffer.readIndex
         let limits = self.limits
-        let raw = rawHeads
+        let (raw, except) = (rawHeads, rawHeadsExcept)
         let decoded = try buffer.bytes.withUnsafeBufferPointer { bytes throws(HTTPParseError) -> (RequestEvent, BodyFraming, Int)? in
             guard let length = try scanner.scan(bytes, headStart: start, limits: limits, statuses: .request) else {
                 return nil
             }
             let head = UnsafeBufferPointer(rebasing: bytes[start..<start + length])
             let scanned = try RequestHeadParser.scan(
-                head, startLine: scanner.startLine, fieldLines: scanner.fieldLines, limits: limits
+                head, startLine: scanner.startLine, fieldLines: scanner.fieldLines, limits: limits, into: &lines
             )
-            if raw { return (.rawHead(RawRequestHead(bytes: Array(head), scanned: scanned)), scanned.framing, length) }
-            return (.head(try RequestHeadParser.build(head, scanned)), scanned.framing, length)
+            if raw, except == nil || !lines.contains(where: { head.equalsToken($0.name, except!) }) {
+                return (.rawHead(RawRequestHead(bytes: Array(head), scanned: scanned, fields: lines)), scanned.framing, length)
+            }
+            return (.head(try RequestHeadParser.build(head, scanned, lines)), scanned.framing, length)
         }
         guard let (event, framing, length) = decoded else { return nil }
         scanner.reset()

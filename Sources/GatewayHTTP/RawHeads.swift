@@ -9,10 +9,13 @@ public struct RawRequestHead: Sendable {
     /// The head as received: request line, field lines, the empty line.
     public let bytes: [UInt8]
     let scanned: ScannedRequestHead
+    /// Every field line, in order, `Host` included.
+    let fields: [FieldLine]
 
-    init(bytes: [UInt8], scanned: ScannedRequestHead) {
+    init(bytes: [UInt8], scanned: ScannedRequestHead, fields: [FieldLine]) {
         self.bytes = bytes
         self.scanned = scanned
+        self.fields = fields
     }
 
     public var method: HTTPRequest.Method { scanned.method }
@@ -29,17 +32,17 @@ public struct RawRequestHead: Sendable {
     }
 
     /// The number of field lines, `Host` included.
-    public var fieldCount: Int { scanned.fields.count }
+    public var fieldCount: Int { fields.count }
     /// Where field line `index`'s name is in ``bytes``.
-    public func name(at index: Int) -> Range<Int> { scanned.fields[index].name.start..<scanned.fields[index].name.end }
+    public func name(at index: Int) -> Range<Int> { fields[index].name.start..<fields[index].name.end }
     /// Where field line `index`'s value (without surrounding whitespace) is in ``bytes``.
-    public func value(at index: Int) -> Range<Int> { scanned.fields[index].value.start..<scanned.fields[index].value.end }
+    public func value(at index: Int) -> Range<Int> { fields[index].value.start..<fields[index].value.end }
     /// Whether field line `index` is the `Host` field.
-    public func isHost(at index: Int) -> Bool { scanned.host?.name == scanned.fields[index].name }
+    public func isHost(at index: Int) -> Bool { scanned.host?.name == fields[index].name }
 
     /// The head in swift-http-types form, as ``HTTPRequestDecoder`` returns it without ``HTTPRequestDecoder/rawHeads``.
     public func materialize() throws(HTTPParseError) -> RequestHead {
-        try bytes.withUnsafeBufferPointer { head throws(HTTPParseError) in try RequestHeadParser.build(head, scanned) }
+        try bytes.withUnsafeBufferPointer { head throws(HTTPParseError) in try RequestHeadParser.build(head, scanned, fields) }
     }
 }
 

@@ -9,14 +9,17 @@ enum RequestHeadParser {
     static func parse(
         _ head: UnsafeBufferPointer<UInt8>, startLine: ByteRange, fieldLines: [ByteRange], limits: HTTPLimits
     ) throws(HTTPParseError) -> RequestHead {
-        let scanned = try scan(head, startLine: startLine, fieldLines: fieldLines, limits: limits)
-        return try build(head, scanned)
+        var lines: [FieldLine] = []
+        let scanned = try scan(head, startLine: startLine, fieldLines: fieldLines, limits: limits, into: &lines)
+        return try build(head, scanned, lines)
     }
 
     /// Everything ``parse(_:startLine:fieldLines:limits:)`` checks, without building the request's strings and header
     /// fields: every error it would throw is thrown here, in the same order.
+    /// - Parameter lines: replaced by every field line, in order, `Host` included (a buffer the caller reuses).
     static func scan(
-        _ head: UnsafeBufferPointer<UInt8>, startLine: ByteRange, fieldLines: [ByteRange], limits: HTTPLimits
+        _ head: UnsafeBufferPointer<UInt8>, startLine: ByteRange, fieldLines: [ByteRange], limits: HTTPLimits,
+        into lines: inout [FieldLine]
     ) throws(HTTPParseError) -> ScannedRequestHead {
         // RFC 9112 §3: request-line = method SP request-target SP HTTP-version
         var index = startLine.start
@@ -53,7 +56,7 @@ enum RequestHeadParser {
         if method == .connect { throw HTTPParseError(status: 501, reason: "CONNECT is not supported") }
         let targetForm = try requestTarget(head, target, method: method)
 
-        var lines: [FieldLine] = []
+        lines.removeAll(keepingCapacity: true)
         lines.reserveCapacity(fieldLines.count)
         var host: FieldLine?
         var contentLength: Int?
@@ -131,17 +134,19 @@ enum RequestHeadParser {
         // RFC 9112 §9.3: persistence.
         let keepAlive = close ? false : (version == .http1_1 || keepAliveOption)
         return ScannedRequestHead(
-            method: method, version: version, target: target, targetForm: targetForm, fields: lines, host: host,
+            method: method, version: version, target: target, targetForm: targetForm, host: host,
             keepAlive: keepAlive, expectsContinue: version == .http1_1 && expectsContinue, framing: framing)
     }
 
     /// The request in swift-http-types form, from a head that ``scan(_:startLine:fieldLines:limits:)`` accepted
-    /// (`head` is the same bytes). Every field except `Host` goes into the header fields, in order.
-    static func build(_ head: UnsafeBufferPointer<UInt8>, _ scanned: ScannedRequestHead) throws(HTTPParseError) -> RequestHead {
+    /// (`head` is the same bytes, `lines` its field lines). Every field except `Host` goes into the header fields, in order.
+    static func build(
+        _ head: UnsafeBufferPointer<UInt8>, _ scanned: ScannedRequestHead, _ lines: [FieldLine]
+    ) throws(HTTPParseError) -> RequestHead {
         var fields = HTTPFields()
         // Room for the fields the gateway adds (X-Request-Id, X-Forwarded-*, Forwarded, Date) without regrowing.
-        fields.reserveCapacity(scanned.fields.count + 6)
-        for line in scanned.fields where line.name != scanned.host?.name {
+        fields.reserveCapacity(lines.count + 6)
+        for line in lines where line.name != scanned.host?.name {
             fields.append(try line.field(head, statuses: statuses))
         }
         let method = scanned.method
@@ -292,8 +297,6 @@ struct ScannedRequestHead: Sendable {
     /// The request target as received.
     var target: ByteRange
     var targetForm: TargetForm
-    /// Every field line, in order, `Host` included.
-    var fields: [FieldLine]
     /// The `Host` field line (there is at most one).
     var host: FieldLine?
     var keepAlive: Bool

@@ -58,6 +58,7 @@ final class ServerConnection: Sendable {
         defer { socket.close() }
         var decoder = HTTPRequestDecoder(limits: configuration.limits)
         decoder.rawHeads = byteForwarding != nil
+        decoder.rawHeadsExcept = byteForwarding?.declinedField
         var output: [UInt8] = []
         let connectionInfo = ConnectionInfo(remoteAddress: socket.peer?.host ?? "")
         var first = true
@@ -65,26 +66,28 @@ final class ServerConnection: Sendable {
             guard case (let incoming, let body, let streamed, let reservation)? = await readRequest(&decoder, first: first)
             else { return }
             first = false
+            // What the response needs of the request, taken first: the head itself is consumed below, so the
+            // handler's request is the only owner of its header fields (its first edit copies none).
+            let head = RequestSummary(method: incoming.method, version: incoming.version, keepAlive: incoming.keepAlive)
             var info = connectionInfo
-            info.version = incoming.version
+            info.version = head.version
             let response: GatewayResponse
             var bodyComplete = true
-            switch incoming {
+            switch consume incoming {
             case .raw(let raw):
                 // The byte path (``ByteForwarding``): the body is buffered, its reservation held until the answer.
                 response = await byteForwarding!.forward(raw, body: body, connection: info)
                 withExtendedLifetime(reservation) {}
-            case .parsed(var head):
-                // The handler's request becomes the only owner of the header fields (built in the call, and taken
-                // out of `head`, whose fields are not read again): a handler that adds a field edits them in place
-                // instead of copying them.
-                let requestHead = head.request
-                head.request.headerFields = HTTPFields()
+            case .parsed(var parsed):
+                // The handler's request becomes the only owner of the header fields (taken out of `parsed`): a
+                // handler that adds a field edits them in place instead of copying them.
+                let requestHead = parsed.request
+                parsed.request.headerFields = HTTPFields()
                 if streamed {
                     // A chunked body is streamed only after some of it arrived: `100 Continue` was sent here if due.
                     let stream = RequestBodyStream(
-                        decoder: decoder, prefix: body, head: head, socket: socket, configuration: configuration,
-                        needsContinue: head.expectsContinue && head.framing != .chunked)
+                        decoder: decoder, prefix: body, head: parsed, socket: socket, configuration: configuration,
+                        needsContinue: parsed.expectsContinue && parsed.framing != .chunked)
                     decoder = HTTPRequestDecoder(limits: configuration.limits)  // the stream holds the only copy
                     response = await respond(
                         to: GatewayRequest(
@@ -95,7 +98,7 @@ final class ServerConnection: Sendable {
                     if let failure = loan.failure {
                         response.bodyStream?.cancel()
                         if case .rejected(let status, let reason) = failure {
-                            await fail(status: status, detail: reason, isHead: head.request.method == .head)
+                            await fail(status: status, detail: reason, isHead: parsed.request.method == .head)
                         }
                         return
                     }
@@ -109,7 +112,6 @@ final class ServerConnection: Sendable {
                     response = await respond(to: request)
                 }
             }
-            let head = incoming
             var keepAlive = head.keepAlive && !shuttingDown.isSet && bodyComplete
             do {
                 if let stream = response.bodyStream {
@@ -214,6 +216,9 @@ final class ServerConnection: Sendable {
                         }
                     case .body(let chunk):
                         if reservation?.grow(by: chunk.count) != true {
+                            // Refused: what arrived of the body is dropped now, not held while the connection lingers.
+                            reservation = nil
+                            body = []
                             await failOverBudget(isHead: answersHEAD())
                             return nil
                         }
@@ -367,7 +372,7 @@ final class ServerConnection: Sendable {
     /// Writes a response with recomputed framing (RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304).
     /// - Parameter buffer: the connection's output buffer, reused from response to response (emptied here).
     private func write(
-        _ response: consuming GatewayResponse, for head: IncomingHead, keepAlive: Bool, using buffer: inout [UInt8]
+        _ response: consuming GatewayResponse, for head: RequestSummary, keepAlive: Bool, using buffer: inout [UInt8]
     ) async throws(SocketError) {
         // Kept for the next response while small (an idle connection holds at most 4 KiB for it).
         defer { buffer.removeAll(keepingCapacity: buffer.capacity <= 4096) }
@@ -404,7 +409,7 @@ final class ServerConnection: Sendable {
     /// last chunk, a sized one its last bytes, and a close-delimited one ends in a reset: the client sees the message
     /// is incomplete).
     private func writeStreamed(
-        _ response: GatewayResponse, _ stream: any HTTPBodyStream, for head: IncomingHead, keepAlive: Bool
+        _ response: GatewayResponse, _ stream: any HTTPBodyStream, for head: RequestSummary, keepAlive: Bool
     ) async throws -> Bool {
         let bodyless = Self.isBodyless(response.head.status.code)
         var response = response
@@ -462,7 +467,7 @@ final class ServerConnection: Sendable {
 /// A request head as the server read it: decoded for the handler, or kept as bytes for its byte path.
 enum IncomingHead {
     case parsed(RequestHead)
-    case raw(RawRequestHead)
+    indirect case raw(RawRequestHead)
 
     var method: HTTPRequest.Method {
         switch self {
@@ -498,6 +503,14 @@ enum IncomingHead {
         case .raw(let head): head.framing
         }
     }
+}
+
+/// What writing a response needs to know of its request.
+struct RequestSummary {
+    var method: HTTPRequest.Method
+    var version: HTTPVersion
+    /// Whether the request allows the connection to stay open (RFC 9112 §9.3).
+    var keepAlive: Bool
 }
 
 /// A response body stream that did not deliver the length it announced.

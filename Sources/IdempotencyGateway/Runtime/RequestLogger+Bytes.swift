@@ -12,6 +12,10 @@ extension RequestLogger: ByteForwarding {
     /// Requests forwarded on the byte path since the process started (for the tests that show it is taken).
     static let bytePathRequests = Atomic<Int>(0)
 
+    /// A request with a key may be under idempotency: the usual path decides (a key on a method no route covers is
+    /// forwarded untouched there too).
+    var declinedField: StaticString? { "idempotency-key" }
+
     func accepts(_ head: RawRequestHead) -> Bool {
         guard let proxy, proxy.acceptsBytes(head), let target = head.originFormTarget else { return false }
         var hasKey = false
