@@ -18,7 +18,7 @@ extension ReverseProxyBackend {
         }
         var seen = EditedFields()
         for index in 0..<head.fieldCount {
-            switch RequestFieldKind(head.bytes, head.name(at: index)) {
+            switch FieldKind(head.bytes, head.name(at: index)) {
             case .connection:
                 guard FieldBytes.isConnectionOption(head.bytes, head.value(at: index)) else { return false }
             case .hopByHop:
@@ -67,7 +67,7 @@ extension ReverseProxyBackend {
         for index in 0..<head.fieldCount {
             let name = head.name(at: index)
             let value = head.value(at: index)
-            switch RequestFieldKind(bytes, name) {
+            switch FieldKind(bytes, name) {
             case .host, .framing, .connection, .hopByHop:
                 continue
             case .requestID:
@@ -139,7 +139,7 @@ extension ReverseProxyBackend {
         for index in 0..<head.fieldCount {
             let name = head.name(at: index)
             let value = head.value(at: index)
-            switch RequestFieldKind(bytes, name) {
+            switch FieldKind(bytes, name) {
             case .connection:
                 guard FieldBytes.isConnectionOption(bytes, value) else { return nil }
             case .framing, .hopByHop:
@@ -158,8 +158,8 @@ extension ReverseProxyBackend {
     }
 }
 
-/// What the byte path does with a field, by name (case-insensitive, RFC 9110 §5.1).
-private enum RequestFieldKind {
+/// What the byte path does with a field of a request or a response, by name (case-insensitive, RFC 9110 §5.1).
+private enum FieldKind {
     case host
     /// `Content-Length`, `Transfer-Encoding`: rewritten by the framing.
     case framing
