@@ -7,8 +7,9 @@ import HTTPTypes
 /// Storing (draft-ietf-httpapi-idempotency-key-header-07 §2.6, "the result of the previously completed
 /// operation"): the status, the header fields in order with their names as received, and the body. Not stored:
 /// the configured dropped fields (hop-by-hop, `Set-Cookie`), the fields the response's `Connection` header names
-/// (RFC 9110 §7.6.1), and `Content-Length` (the server recomputes framing). A body over the storable limit is
-/// not stored: the record gets the pseudo-field ``bodyOmittedMarker`` (a name no HTTP field can have, so no
+/// (RFC 9110 §7.6.1), and `Content-Length` (the server recomputes framing), except in the answer to a `HEAD`
+/// request, which has no body: there it is the length a `GET` would have had (RFC 9110 §9.3.2), replayed as such.
+/// A body over the storable limit is not stored: the record gets the pseudo-field ``bodyOmittedMarker`` (a name no HTTP field can have, so no
 /// backend header can be mistaken for it) and an empty body.
 ///
 /// Replaying: the stored status, the stored fields, `Idempotent-Replayed: true`, and the stored body byte for
@@ -39,9 +40,13 @@ struct ResponseRecorder: Sendable {
     }
 
     /// What to store for `response`, and whether its body was omitted.
-    /// - Parameter bodyTooLarge: the body is over the limit whatever ``GatewayResponse/body`` holds (a streamed
-    ///   response, of which only the start was read).
-    func storable(_ response: GatewayResponse, bodyTooLarge: Bool = false) -> (stored: StoredResponse, bodyOmitted: Bool) {
+    /// - Parameters:
+    ///   - bodyTooLarge: the body is over the limit whatever ``GatewayResponse/body`` holds (a streamed response, of
+    ///     which only the start was read).
+    ///   - toHEAD: the response answers a `HEAD` request: its `Content-Length` is kept (RFC 9110 §9.3.2).
+    func storable(
+        _ response: GatewayResponse, bodyTooLarge: Bool = false, toHEAD: Bool = false
+    ) -> (stored: StoredResponse, bodyOmitted: Bool) {
         let fields = response.head.headerFields
         var connectionNamed: Set<String> = []
         for value in fields[values: .connection] {
@@ -55,6 +60,10 @@ struct ResponseRecorder: Sendable {
         if omitted { stored.append(Self.bodyOmittedMarker) }
         for field in fields {
             let canonical = field.name.canonicalName
+            if toHEAD, field.name == .contentLength, !connectionNamed.contains(canonical) {
+                stored.append(StoredResponse.Field(name: field.name.rawName, value: field.value))
+                continue
+            }
             if droppedNames.contains(canonical) || connectionNamed.contains(canonical) { continue }
             if !droppedPrefixes.isEmpty, droppedPrefixes.contains(where: { canonical.hasPrefix($0) }) { continue }
             stored.append(StoredResponse.Field(name: field.name.rawName, value: field.value))
@@ -63,7 +72,8 @@ struct ResponseRecorder: Sendable {
         return (StoredResponse(status: status, fields: stored, body: omitted ? [] : response.body), omitted)
     }
 
-    /// The replay of a stored response.
+    /// The replay of a stored response. A stored `Content-Length` (only an answer to `HEAD` has one) stays in the
+    /// replay's fields, where the server takes it as the length of the `HEAD` answer; it never frames a body.
     func replay(_ stored: StoredResponse) -> GatewayResponse {
         var omitted = false
         var fields = HTTPFields()
@@ -73,7 +83,7 @@ struct ResponseRecorder: Sendable {
                 omitted = true
                 continue
             }
-            guard let name = HTTPField.Name(field.name), name != .contentLength else { continue }
+            guard let name = HTTPField.Name(field.name) else { continue }
             fields.append(HTTPField(name: name, value: field.value))
         }
         if omitted {

@@ -67,6 +67,41 @@ struct EchoAndProxyTests {
         }
     }
 
+    @Test("where a route covers HEAD, the replay of a keyed HEAD carries the Content-Length the upstream sent")
+    func keyedHeadReplayKeepsItsContentLength() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let origin = RecordingBackend()
+        try await withGateway(Self.upstreamConfiguration(in: directory), backend: origin) { upstream in
+            var configuration = GatewayConfiguration.forTesting(in: directory)
+            configuration.upstream.url = UpstreamEndpoint(parsing: "http://127.0.0.1:\(upstream.port)")
+            configuration.idempotency.methods = ["POST", "HEAD"]
+            try await withGateway(configuration) { gateway in
+                let key = [("Idempotency-Key", "head-1")]
+                let first = try await send("HEAD", "/orders", port: gateway.port, headers: key)
+                #expect(first.status == 201)
+                #expect(first.body.isEmpty)
+                // The length of the body a GET would have had (RFC 9110 §9.3.2): the backend's body for call 1.
+                let length = #"{"order":1,"bytes":0}"#.utf8.count
+                #expect(first.header("Content-Length") == "\(length)")
+
+                let retry = try await send("HEAD", "/orders", port: gateway.port, headers: key)
+                #expect(retry.status == 201)
+                #expect(retry.header("Idempotent-Replayed") == "true")
+                #expect(retry.header("Content-Length") == "\(length)")
+                #expect(retry.body.isEmpty)
+                #expect(origin.calls == 1)
+
+                // A keyed POST's replay still frames its stored body.
+                let post1 = try await post(port: gateway.port, key: "post-after-head")
+                let post2 = try await post(port: gateway.port, key: "post-after-head")
+                #expect(post2.header("Idempotent-Replayed") == "true")
+                #expect(post2.header("Content-Length") == "\(post1.body.count)")
+                #expect(post2.body == post1.body)
+            }
+        }
+    }
+
     @Test("an unreachable upstream gives a 502 problem and releases the key; once it is up the retry is forwarded")
     func unreachableUpstreamReleasesTheKey() async throws {
         let directory = try ScratchDirectory()
