@@ -72,9 +72,14 @@ public struct IdempotencyConfiguration: Sendable {
     public var maxInFlight: Int
 
     /// The most response bytes (bodies, plus 256 per response) kept in memory while storing them is retried after
-    /// the store failed (``UnstoredResponses``; at most 1024 responses). A response that does not fit is not
-    /// retried: a retry after its key's lease is forwarded again. Default 64 MiB.
+    /// the store failed (``UnstoredResponses``; at most ``unstoredQueueEntries`` responses). A response that does not
+    /// fit is not retried: a retry after its key's lease is forwarded again. Default 64 MiB.
     public var unstoredQueueBytes: Int
+
+    /// The most responses kept in memory while storing them is retried after the store failed (``UnstoredResponses``,
+    /// within ``unstoredQueueBytes``). A response beyond it is not retried: a retry after its key's lease is forwarded
+    /// again. At least 1. Default 1024.
+    public var unstoredQueueEntries: Int
 
     /// How many keys the Bloom filter is sized for. Default 1,000,000.
     public var bloomExpectedKeys: Int
@@ -126,6 +131,7 @@ public struct IdempotencyConfiguration: Sendable {
         failOpen: Bool = false,
         maxInFlight: Int = 4096,
         unstoredQueueBytes: Int = 64 * 1024 * 1024,
+        unstoredQueueEntries: Int = 1024,
         bloomExpectedKeys: Int = 1_000_000,
         bloomFalsePositiveRate: Double = 0.001,
         hotCacheBytes: Int = 64 * 1024 * 1024,
@@ -149,6 +155,7 @@ public struct IdempotencyConfiguration: Sendable {
         self.failOpen = failOpen
         self.maxInFlight = maxInFlight
         self.unstoredQueueBytes = unstoredQueueBytes
+        self.unstoredQueueEntries = unstoredQueueEntries
         self.bloomExpectedKeys = bloomExpectedKeys
         self.bloomFalsePositiveRate = bloomFalsePositiveRate
         self.hotCacheBytes = hotCacheBytes

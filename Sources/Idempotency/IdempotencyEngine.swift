@@ -117,7 +117,8 @@ public final class IdempotencyEngine: HTTPHandler {
         metricsFactory: (any MetricsFactory)? = nil
     ) {
         self.configuration = configuration
-        self.unstored = UnstoredResponses(maxBytes: configuration.unstoredQueueBytes)
+        self.unstored = UnstoredResponses(
+            maxCount: configuration.unstoredQueueEntries, maxBytes: configuration.unstoredQueueBytes)
         self.store = store
         self.next = next
         self.wallClock = wallClock

@@ -121,7 +121,7 @@ public final class Gateway: Sendable {
             logger: logger)
         if let adminListen = configuration.admin.listen {
             var adminServer = try configuration.serverConfiguration(listen: adminListen)
-            adminServer.maxConnections = 64
+            adminServer.maxConnections = configuration.admin.maxConnections
             // Admin requests carry no large bodies: one body's worth, not a second main-listener budget.
             adminServer.maxBufferedBodyBytes = configuration.server.maxBodyBytes
             admin = HTTPServer(

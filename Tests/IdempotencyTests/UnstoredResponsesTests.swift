@@ -1,5 +1,8 @@
+import GatewayStore
+import Logging
 import Synchronization
 import Testing
+import TestSupport
 
 @testable import Idempotency
 
@@ -38,6 +41,33 @@ struct UnstoredResponsesTests {
         let tooBig = queue.add(bytes: 2000, until: deadline, attempt: { .done }, dropped: { _ in })
         #expect(!tooBig, "over maxBytes")
         await queue.stop()
+    }
+
+    /// The engine's queue holds ``IdempotencyConfiguration/unstoredQueueEntries`` responses
+    /// (`idempotency.unstored-queue-entries`): with room for two, the third response whose storing failed is given up
+    /// on at once, and its key stays in flight after the store recovers while the other two are replayed.
+    @Test func theEngineQueuesAtMostTheConfiguredNumberOfResponses() async {
+        let logs = CapturedLogs()
+        let store = TestKeyStore()
+        let backend = TestBackend()
+        let engine = IdempotencyEngine(
+            configuration: IdempotencyConfiguration(unstoredQueueEntries: 2), store: store, next: backend,
+            logger: Logger(label: "engine") { _ in logs.handler() })
+        store.fail(with: .database(code: 13, message: "full"), operations: ["complete"])
+        for key in ["k1", "k2", "k3"] {
+            let (response, outcome) = await engine.process(makeRequest(key: key))
+            #expect(outcome == .forwarded)
+            #expect(response.header(IdempotencyHeaders.idempotencyDegraded) == "true")
+        }
+        let full = logs.lines.withLock { $0 }.filter { $0.contains("reason=too many responses are waiting to be stored") }
+        #expect(full.count == 1, "\(full)")
+        #expect(full.first?.contains("key=\(KeyDigest.short("k3"))") == true)
+        store.fail(with: nil)
+        #expect(await waitUntil(timeout: .seconds(10)) { await engine.process(makeRequest(key: "k2")).1 == .replayed })
+        #expect(await engine.process(makeRequest(key: "k1")).1 == .replayed)
+        #expect(await engine.process(makeRequest(key: "k3")).1 == .conflict, "never queued, so never stored")
+        #expect(backend.callCount == 3)
+        await engine.shutdown()
     }
 
     @Test func droppedWhenTheLeaseEndsOrTheStoreCannotTakeIt() async {

@@ -6,7 +6,7 @@ public enum ConfigurationKeys {
     /// order. `idempotency.routes` is separate: it is a list of objects and only accepted in the file.
     public static let all: [String] = [
         "listen",
-        "admin.listen", "admin.token",
+        "admin.listen", "admin.token", "admin.max-connections",
         "upstream.url", "upstream.connect-timeout", "upstream.timeout", "upstream.max-idle-connections",
         "upstream.max-response-body-bytes", "upstream.idle-connection-timeout",
         "upstream.max-header-bytes", "upstream.max-header-count",
@@ -18,6 +18,7 @@ public enum ConfigurationKeys {
         "idempotency.key-ttl", "idempotency.lease", "idempotency.require-key", "idempotency.methods",
         "idempotency.max-key-length", "idempotency.scope-headers", "idempotency.fingerprint-headers",
         "idempotency.store-5xx", "idempotency.max-stored-response-bytes", "idempotency.fail-open", "idempotency.max-in-flight", "idempotency.unstored-queue-bytes",
+        "idempotency.unstored-queue-entries",
         "idempotency.dropped-response-headers", "idempotency.sweep-interval", "idempotency.sweep-batch",
         "idempotency.bloom.expected-keys", "idempotency.bloom.false-positive-rate", "idempotency.hot-cache-bytes",
         "idempotency.hot-cache-max-age", "idempotency.documentation-url",

@@ -116,6 +116,7 @@ extension GatewayConfiguration {
             }
         }
         admin.token = values.string("admin.token").flatMap { $0.isEmpty ? nil : $0 } ?? admin.token
+        admin.maxConnections = values.count("admin.max-connections", minimum: 1) ?? admin.maxConnections
 
         if let raw = values.string("upstream.url"), !raw.isEmpty {
             if let problem = UpstreamEndpoint.problem(with: raw) {
@@ -189,6 +190,8 @@ extension GatewayConfiguration {
         idempotency.maxInFlight = values.count("idempotency.max-in-flight", minimum: 1) ?? idempotency.maxInFlight
         idempotency.unstoredQueueBytes =
             values.size("idempotency.unstored-queue-bytes", minimum: 0) ?? idempotency.unstoredQueueBytes
+        idempotency.unstoredQueueEntries =
+            values.count("idempotency.unstored-queue-entries", minimum: 1) ?? idempotency.unstoredQueueEntries
         idempotency.droppedResponseHeaders = values.headerNames("idempotency.dropped-response-headers")
             ?? idempotency.droppedResponseHeaders
         idempotency.sweepInterval = values.duration("idempotency.sweep-interval", positive: true)

@@ -45,6 +45,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// `admin.token`: bearer token required by the admin endpoints. Default: none. Required when
         /// `admin.listen` is not a loopback address. Never printed by ``GatewayConfiguration/render()``.
         public var token: String? = nil
+        /// `admin.max-connections`: concurrent connections the admin listener accepts; beyond it new connections get
+        /// `503`. Default `64`.
+        public var maxConnections = 64
         /// The defaults.
         public init() {}
     }
@@ -192,9 +195,14 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// clients until their leases end); beyond it a new key gets `503`. Default `4096`.
         public var maxInFlight = 4096
         /// `idempotency.unstored-queue-bytes`: response bytes kept in memory while storing them is retried after a
-        /// store failure (bodies plus 256 per response; at most 1024 responses). A response that does not fit is not
-        /// retried, and a retry after its key's lease is forwarded again. Default `67108864` (64MiB).
+        /// store failure (bodies plus 256 per response; at most `idempotency.unstored-queue-entries` responses). A
+        /// response that does not fit is not retried, and a retry after its key's lease is forwarded again. Default
+        /// `67108864` (64MiB).
         public var unstoredQueueBytes = 64 << 20
+        /// `idempotency.unstored-queue-entries`: the most responses kept in memory while storing them is retried after
+        /// a store failure (within `idempotency.unstored-queue-bytes`); one beyond it is not retried, as above.
+        /// Default `1024`.
+        public var unstoredQueueEntries = 1024
         /// `idempotency.dropped-response-headers`: response headers never stored nor replayed.
         /// Default `[Set-Cookie]`.
         public var droppedResponseHeaders = ["Set-Cookie"]

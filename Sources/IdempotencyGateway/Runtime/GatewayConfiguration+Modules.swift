@@ -79,6 +79,7 @@ extension GatewayConfiguration {
             failOpen: settings.failOpen,
             maxInFlight: settings.maxInFlight,
             unstoredQueueBytes: settings.unstoredQueueBytes,
+            unstoredQueueEntries: settings.unstoredQueueEntries,
             bloomExpectedKeys: settings.bloom.expectedKeys,
             bloomFalsePositiveRate: settings.bloom.falsePositiveRate,
             hotCacheBytes: settings.hotCacheBytes,

@@ -9,7 +9,8 @@ enum ProcessLimits {
     /// Raises the soft limit on open descriptors to the hard limit. Each client connection under a key can hold a
     /// second descriptor (its upstream connection) until `upstream.timeout`, and the default soft limit (often 1024)
     /// would run out long before `server.max-connections` (4096 by default); then nothing can be accepted, not even
-    /// to answer 503. Warns when even the hard limit is below what the configured connections can use.
+    /// to answer 503. Warns when even the hard limit is below what the configured connections can use (the admin
+    /// listener's `admin.max-connections` included).
     static func raiseDescriptorLimit(for configuration: GatewayConfiguration, logger: Logger) {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
@@ -23,7 +24,9 @@ enum ProcessLimits {
                 limit.rlim_cur = before
             }
         }
-        let needed = rlim_t(2 * configuration.server.maxConnections + configuration.upstream.maxIdleConnections + 64)
+        let adminConnections = configuration.admin.listen == nil ? 0 : configuration.admin.maxConnections
+        let needed = rlim_t(
+            2 * configuration.server.maxConnections + adminConnections + configuration.upstream.maxIdleConnections + 64)
         if limit.rlim_cur < needed {
             logger.warning(
                 """

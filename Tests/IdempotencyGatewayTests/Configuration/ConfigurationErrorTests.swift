@@ -40,6 +40,40 @@ struct ConfigurationErrorTests {
         #expect(found.first?.description.contains("invalid value \"\(value)\" for \(key): ") == true)
     }
 
+    /// `admin.max-connections` and `idempotency.unstored-queue-entries` are at least 1, whether read from the file or
+    /// from the environment; the problem names the key, the value and (for the environment) the variable.
+    @Test(arguments: ["admin.max-connections", "idempotency.unstored-queue-entries"], [
+        ("0", "must be at least 1"), ("-1", "expected a whole number"),
+    ])
+    func connectionAndQueueEntryLimitsMustBePositive(key: String, refusal: (String, String)) throws {
+        let (value, reason) = refusal
+        let (section, name) = (key.split(separator: ".")[0], key.split(separator: ".")[1])
+        let fromFile = try problems(in: "\(section):\n  \(name): \(value)\n")
+        #expect(fromFile.count == 1, "\(fromFile)")
+        #expect(fromFile.first?.key == key)
+        #expect(fromFile.first?.value == value)
+        #expect(fromFile.first?.description.hasPrefix(
+            "invalid value \"\(value)\" for \(key): \(reason) (from config file ") == true)
+        let variable = ConfigurationKeys.environmentVariable(for: key)
+        let fromEnvironment = try problems(in: "", environment: [variable: value])
+        #expect(fromEnvironment.map(\.description) == [
+            "invalid value \"\(value)\" for \(key): \(reason) (from environment variable \(variable))"
+        ])
+    }
+
+    /// A configuration built in code is held to the same minimum by ``GatewayConfiguration/validate()``, which
+    /// ``Gateway/start(configuration:backend:logger:)`` calls.
+    @Test func codeBuiltConnectionAndQueueEntryLimitsAreValidated() {
+        var configuration = GatewayConfiguration.embedded
+        configuration.admin.maxConnections = 0
+        configuration.idempotency.unstoredQueueEntries = 0
+        let error = #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        #expect(Set(error?.problems.map(\.key) ?? []) == ["admin.max-connections", "idempotency.unstored-queue-entries"])
+        configuration.admin.maxConnections = 1
+        configuration.idempotency.unstoredQueueEntries = 1
+        #expect(throws: Never.self) { try configuration.validate() }
+    }
+
     @Test func httpsUpstreamSaysTLSIsNotSupported() throws {
         let found = try problems(in: "upstream:\n  url: https://api.example.com\n")
         #expect(found.first?.reason.contains("TLS is not supported") == true)

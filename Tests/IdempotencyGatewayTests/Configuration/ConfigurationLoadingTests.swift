@@ -15,6 +15,8 @@ struct ConfigurationLoadingTests {
         #expect(configuration.upstream.timeout == .seconds(30))
         #expect(configuration.upstream.url == nil)
         #expect(configuration.idempotency.requireKey == false)
+        #expect(configuration.admin.maxConnections == 64)
+        #expect(configuration.idempotency.unstoredQueueEntries == 1024)
     }
 
     @Test func flagBeatsEnvironmentBeatsFileBeatsDefault() throws {
@@ -53,6 +55,7 @@ struct ConfigurationLoadingTests {
             idempotency:
               max-stored-response-bytes: 100MiB
               unstored-queue-bytes: 8MiB
+              unstored-queue-entries: 12
             """
         let configuration = try loadYAML(yaml)
         let server = try configuration.serverConfiguration(listen: configuration.listen)
@@ -68,9 +71,39 @@ struct ConfigurationLoadingTests {
         #expect(upstream.responseLimits.maxHeaderCount == 40)
         #expect(configuration.storeOptions.quickCheckAtOpen == false)
         #expect(configuration.engineConfiguration.unstoredQueueBytes == 8 << 20)
+        #expect(configuration.engineConfiguration.unstoredQueueEntries == 12)
+        #expect(GatewayConfiguration().engineConfiguration.unstoredQueueEntries == 1024)
         // A stored body is read back up to what may be stored (above the store's own 64 MiB default).
         #expect(configuration.storeOptions.maxBodyBytes == 100 << 20)
         #expect(GatewayConfiguration().storeOptions.maxBodyBytes == 64 << 20)
+    }
+
+    /// `admin.max-connections` and `idempotency.unstored-queue-entries` are read from the file and from their
+    /// environment variables (which win over the file), and are printed by `check-config`.
+    @Test func adminConnectionsAndUnstoredQueueEntriesLoadFromFileAndEnvironment() throws {
+        let yaml = """
+            admin:
+              max-connections: 8
+            idempotency:
+              unstored-queue-entries: 16
+            """
+        let fromFile = try loadYAML(yaml)
+        #expect(fromFile.admin.maxConnections == 8)
+        #expect(fromFile.idempotency.unstoredQueueEntries == 16)
+
+        let environment = ["GATEWAY_ADMIN_MAX_CONNECTIONS": "3", "GATEWAY_IDEMPOTENCY_UNSTORED_QUEUE_ENTRIES": "5"]
+        let fromEnvironment = try GatewayConfiguration.loadWithWarnings(environment: environment, configFile: nil)
+        #expect(fromEnvironment.warnings.isEmpty, "both are known variables")
+        #expect(fromEnvironment.configuration.admin.maxConnections == 3)
+        #expect(fromEnvironment.configuration.idempotency.unstoredQueueEntries == 5)
+
+        let both = try loadYAML(yaml, environment: environment)
+        #expect(both.admin.maxConnections == 3)
+        #expect(both.idempotency.unstoredQueueEntries == 5)
+        let rendered = both.render()
+        #expect(rendered.contains("admin:\n  listen: \"127.0.0.1:9090\"\n  token: null\n  max-connections: 3\n"))
+        #expect(rendered.contains("  unstored-queue-bytes: 64MiB\n  unstored-queue-entries: 5\n"))
+        #expect(try loadYAML(rendered) == both)
     }
 
     @Test func environmentCoversListsBooleansAndNestedKeys() throws {
@@ -196,5 +229,9 @@ struct ConfigurationLoadingTests {
         #expect(ConfigurationKeys.environmentVariable(for: "upstream.url") == "GATEWAY_UPSTREAM_URL")
         #expect(ConfigurationKeys.environmentVariable(for: "idempotency.lease") == "GATEWAY_IDEMPOTENCY_LEASE")
         #expect(ConfigurationKeys.environmentVariable(for: "idempotency.store-5xx") == "GATEWAY_IDEMPOTENCY_STORE_5XX")
+        #expect(ConfigurationKeys.environmentVariable(for: "admin.max-connections") == "GATEWAY_ADMIN_MAX_CONNECTIONS")
+        #expect(
+            ConfigurationKeys.environmentVariable(for: "idempotency.unstored-queue-entries")
+                == "GATEWAY_IDEMPOTENCY_UNSTORED_QUEUE_ENTRIES")
     }
 }
