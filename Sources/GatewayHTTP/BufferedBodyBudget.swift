@@ -1,6 +1,7 @@
 import Synchronization
 
-/// A bound on the request-body bytes a server holds in memory at once, across all its connections.
+/// A bound on the message-body bytes held in memory at once: a server's buffered request bodies across all its
+/// connections, or the idempotency engine's buffered keyed responses.
 ///
 /// Each connection's body limit (413) bounds one request; this bounds their sum, which would otherwise be the body
 /// limit times the connection limit (8 MiB × 4096 = 32 GiB by default). A body is buffered whole when the

@@ -95,6 +95,10 @@ public struct GatewayResponse: Sendable {
     public var body: [UInt8]
     /// The body read piece by piece while it is written to the client; nil when the body is in ``body``.
     public var bodyStream: (any HTTPBodyStream)?
+    /// The share of a ``BufferedBodyBudget`` that ``body`` (or the buffered start of ``bodyStream``) holds, given
+    /// back when the last copy of this response is gone: the idempotency engine's budget for the keyed response
+    /// bodies it holds while it stores them.
+    package var bodyReservation: BufferedBodyBudget.Reservation?
 
     public init(head: HTTPResponse, body: [UInt8] = []) {
         self.head = head

@@ -60,6 +60,13 @@ public struct IdempotencyConfiguration: Sendable {
     /// body, `Idempotent-Replayed: true` and `Idempotent-Replay-Body: omitted`.
     public var maxStoredResponseBytes: Int
 
+    /// The most bytes of keyed response bodies held in memory at once while they are read to be stored (each up to
+    /// ``maxStoredResponseBytes``; a body the upstream client returns whole, up to its streaming threshold, is not
+    /// counted). A body that would go past it is handled as one over ``maxStoredResponseBytes``: streamed to the
+    /// client, stored without its body, and counted. Without it the bound would be ``maxInFlight`` ×
+    /// ``maxStoredResponseBytes`` (16 GiB by default). Default 512 MiB.
+    public var maxBufferedResponseBytes: Int
+
     /// What to do when the key store fails. Default `false` (fail closed): `503` with `Retry-After: 1`
     /// (outcome `store_error`). When `true`, the request is forwarded without idempotency, the response carries
     /// `Idempotency-Degraded: true`, and a warning is logged (outcome `fail_open`).
@@ -128,6 +135,7 @@ public struct IdempotencyConfiguration: Sendable {
         store5xx: Bool = false,
         droppedResponseHeaders: [HTTPField.Name] = Self.defaultDroppedResponseHeaders,
         maxStoredResponseBytes: Int = 4 * 1024 * 1024,
+        maxBufferedResponseBytes: Int = 512 * 1024 * 1024,
         failOpen: Bool = false,
         maxInFlight: Int = 4096,
         unstoredQueueBytes: Int = 64 * 1024 * 1024,
@@ -152,6 +160,7 @@ public struct IdempotencyConfiguration: Sendable {
         self.store5xx = store5xx
         self.droppedResponseHeaders = droppedResponseHeaders
         self.maxStoredResponseBytes = maxStoredResponseBytes
+        self.maxBufferedResponseBytes = maxBufferedResponseBytes
         self.failOpen = failOpen
         self.maxInFlight = maxInFlight
         self.unstoredQueueBytes = unstoredQueueBytes

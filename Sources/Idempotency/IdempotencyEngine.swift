@@ -63,7 +63,9 @@ import Synchronization
 ///   and recorded; a longer one (a backend may stream it) is streamed to its client as it arrives, never held
 ///   whole, and only its status and headers are stored: a retry gets them with an empty body,
 ///   `Idempotent-Replayed: true` and `Idempotent-Replay-Body: omitted` (no `Content-Type`/`Content-Encoding`), and
-///   the backend never runs twice. The record is stored before the client gets the first byte.
+///   the backend never runs twice. The record is stored before the client gets the first byte. The keyed response
+///   bodies held while they are read to be stored count against ``IdempotencyConfiguration/maxBufferedResponseBytes``
+///   over all requests; a body that would go past it is handled as a longer one (and counted).
 /// - **Store outage.** Any ``KeyStoreError`` while claiming → `503` with `Retry-After: 1` (`store_error`, fail
 ///   closed). With ``IdempotencyConfiguration/failOpen`` the request is forwarded without idempotency, marked
 ///   `Idempotency-Degraded: true`, logged at warning (`fail_open`). A store error while storing a response
@@ -81,6 +83,9 @@ public final class IdempotencyEngine: HTTPHandler {
     public let bloomFilter: BloomFilter
     /// The in-memory cache of completed responses.
     public let hotCache: HotCache
+    /// The keyed response bodies held while they are read to be stored
+    /// (``IdempotencyConfiguration/maxBufferedResponseBytes``).
+    public let responseBudget: BufferedBodyBudget
 
     private let store: any KeyStore
     private let next: any HTTPHandler
@@ -119,6 +124,7 @@ public final class IdempotencyEngine: HTTPHandler {
         self.configuration = configuration
         self.unstored = UnstoredResponses(
             maxCount: configuration.unstoredQueueEntries, maxBytes: configuration.unstoredQueueBytes)
+        self.responseBudget = BufferedBodyBudget(limit: configuration.maxBufferedResponseBytes)
         self.store = store
         self.next = next
         self.wallClock = wallClock
@@ -522,8 +528,11 @@ public final class IdempotencyEngine: HTTPHandler {
             if let stream = response.bodyStream {
                 headArrived()
                 let start = try await Self.readStart(
-                    of: stream, upTo: configuration.maxStoredResponseBytes,
+                    of: stream, upTo: configuration.maxStoredResponseBytes, budget: responseBudget,
                     until: request.upstreamDeadline ?? .now + configuration.upstreamTimeout)
+                if start.overBudget { noteOverBudget(recordKey) }
+                // Given back when the last copy of the response is gone (written to the client, and stored).
+                response.bodyReservation = start.reservation
                 if let whole = start.whole {
                     response.body = whole
                     response.bodyStream = nil
@@ -618,10 +627,23 @@ public final class IdempotencyEngine: HTTPHandler {
     /// `deadline` (the key's lease end): the stream is cancelled then. A read that stalls or fails, or the deadline,
     /// ends the exchange as ``UpstreamError/failed(_:)``: the upstream has answered, so the key stays in flight until
     /// its lease ends (not a timeout, which promises that a late answer will be stored).
+    ///
+    /// What is read counts against `budget` as it arrives (the reservation comes back with it); a body that would
+    /// go past it is read no further and comes back as one over the limit (`overBudget`, `whole` nil). A body whose
+    /// announced length does not fit is not read at all.
     private static func readStart(
-        of stream: any HTTPBodyStream, upTo limit: Int, until deadline: ContinuousClock.Instant
-    ) async throws(UpstreamError) -> (whole: [UInt8]?, read: [UInt8]) {
-        if let length = stream.length, length > limit { return (nil, []) }
+        of stream: any HTTPBodyStream, upTo limit: Int, budget: BufferedBodyBudget,
+        until deadline: ContinuousClock.Instant
+    ) async throws(UpstreamError) -> (
+        whole: [UInt8]?, read: [UInt8], reservation: BufferedBodyBudget.Reservation?, overBudget: Bool
+    ) {
+        if let length = stream.length {
+            if length > limit { return (nil, [], nil, false) }
+            if !budget.wouldFit(length) { return (nil, [], nil, true) }
+        }
+        // reserve(0) always succeeds; each piece is added as it arrives.
+        let reservation = budget.reserve(0)
+        var overBudget = false
         let expired = OnceFlag()
         let timer = TimeoutScheduler.shared.schedule(at: deadline) {
             expired.set()
@@ -632,7 +654,10 @@ public final class IdempotencyEngine: HTTPHandler {
         do {
             while read.count <= limit {
                 guard let piece = try await stream.next() else { break }
+                // A piece that does not fit is already here: it goes to the client with the rest, uncounted.
+                overBudget = reservation?.grow(by: piece.count) != true
                 if read.isEmpty { read = piece } else { read.append(contentsOf: piece) }
+                if overBudget { break }
             }
         } catch {
             stream.cancel()
@@ -640,7 +665,21 @@ public final class IdempotencyEngine: HTTPHandler {
         }
         // A stream cancelled by the deadline may end as if complete: what it gave is not the whole body.
         if expired.isSet { throw .failed("the response body did not arrive before the key's lease ended") }
-        return read.count <= limit ? (read, read) : (nil, read)
+        return (read.count <= limit && !overBudget ? read : nil, read, reservation, overBudget)
+    }
+
+    /// Counts a keyed response whose body did not fit ``responseBudget`` (it is stored without its body), and logs
+    /// it at most once per 10 seconds.
+    private func noteOverBudget(_ key: RecordKey) {
+        metrics.responseBudgetRefusals.increment()
+        if responseBudget.countRefusal() {
+            logger.warning(
+                """
+                keyed response bodies held in memory reached idempotency.max-buffered-response-bytes; this response \
+                is streamed to its client and stored without its body (logged at most every 10 s)
+                """,
+                metadata: ["key": key.logged, "limit": "\(responseBudget.limit)", "refusals": "\(responseBudget.refusals)"])
+        }
     }
 
     /// A flag set once and read from other tasks (a deadline's timer, a stream's failure handler).

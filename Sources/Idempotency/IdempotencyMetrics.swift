@@ -15,6 +15,9 @@ public enum IdempotencyMetricNames: Sendable {
     public static let inFlight = "idempotency_inflight"
     /// Counter: completed responses stored without their body because it exceeded the storable size.
     public static let bodyOmitted = "idempotency_body_omitted_total"
+    /// Counter: keyed responses stored without their body because holding it would have gone past
+    /// ``IdempotencyConfiguration/maxBufferedResponseBytes`` (also counted in ``bodyOmitted``).
+    public static let responseBudgetRefusals = "idempotency_response_budget_refusals_total"
     /// Counter: streamed responses (stored without their body) whose body broke off after the record was stored:
     /// the client saw an incomplete message, a retry gets the status and headers.
     public static let bodyBroken = "idempotency_body_broken_total"
@@ -47,6 +50,7 @@ struct IdempotencyMetrics: Sendable {
     let bloom: [BloomResult: Counter]
     let inFlight: Gauge
     let bodyOmitted: Counter
+    let responseBudgetRefusals: Counter
     let bodyBroken: Counter
     let staleOwner: Counter
     let unstoredResponses: Counter
@@ -80,6 +84,7 @@ struct IdempotencyMetrics: Sendable {
         self.bloom = bloom
         inFlight = Gauge(label: IdempotencyMetricNames.inFlight, factory: factory)
         bodyOmitted = Counter(label: IdempotencyMetricNames.bodyOmitted, factory: factory)
+        responseBudgetRefusals = Counter(label: IdempotencyMetricNames.responseBudgetRefusals, factory: factory)
         bodyBroken = Counter(label: IdempotencyMetricNames.bodyBroken, factory: factory)
         staleOwner = Counter(label: IdempotencyMetricNames.staleOwner, factory: factory)
         unstoredResponses = Counter(label: IdempotencyMetricNames.unstoredResponses, factory: factory)

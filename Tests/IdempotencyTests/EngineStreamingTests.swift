@@ -126,6 +126,61 @@ struct EngineStreamingTests {
         #expect(buffered.body == pieces.flatMap { $0 })
     }
 
+    /// Keyed response bodies held to be stored count against `max-buffered-response-bytes`: one that would go past
+    /// it is handled as a large one (streamed whole to its client, stored without its body, the backend never runs
+    /// twice), and what a response held is given back when the last copy of the response is gone.
+    @Test(arguments: [true, false])
+    func aResponseOverTheBudgetIsStreamedAndStoredWithoutItsBody(announceLength: Bool) async throws {
+        let pieces = (0..<4).map { [UInt8](repeating: UInt8(97 + $0), count: 1000) }
+        let streams = Mutex<[ArrayBodyStream]>([])
+        let backend = ClosureHandler { _ in
+            let stream = ArrayBodyStream(pieces, announceLength: announceLength)
+            streams.withLock { $0.append(stream) }
+            return GatewayResponse(head: HTTPResponse(status: .created), bodyStream: stream)
+        }
+        // Each body (4000 bytes) is storable; two of them are not held at once within 6000 bytes.
+        let engine = Self.engine(
+            backend, configuration: IdempotencyConfiguration(maxStoredResponseBytes: 5000, maxBufferedResponseBytes: 6000))
+        var request = makeRequest(method: .post, key: "held-1", body: "x")
+        request.allowsStreamedResponse = true
+        var held: GatewayResponse? = await engine.process(request).0
+        #expect(held?.bodyStream == nil)
+        #expect(held?.body == pieces.flatMap { $0 })
+        #expect(engine.responseBudget.inUse == 4000, "the first response is held until its last copy is gone")
+
+        do {
+            var second = makeRequest(method: .post, key: "over-1", body: "x")
+            second.allowsStreamedResponse = true
+            let (over, outcome) = await engine.process(second)
+            #expect(outcome == .forwarded)
+            let stream = try #require(over.bodyStream)
+            // Not read at all when its length is announced; otherwise read until a piece does not fit (the start it
+            // read, 2000 bytes within the budget and the piece that did not fit, is held until the response is gone).
+            #expect(streams.withLock { $0[1].piecesRead } == (announceLength ? 0 : 3))
+            #expect(engine.responseBudget.inUse == (announceLength ? 4000 : 6000))
+            #expect(try await stream.collect() == pieces.flatMap { $0 })
+            #expect(engine.responseBudget.refusals == 1)
+        }
+
+        let (replay, replayOutcome) = await engine.process(makeRequest(method: .post, key: "over-1", body: "x"))
+        #expect(replayOutcome == .replayed)
+        #expect(replay.body.isEmpty)
+        #expect(replay.head.headerFields[HTTPField.Name("Idempotent-Replay-Body")!] == "omitted")
+        #expect(streams.withLock { $0.count } == 2, "the backend ran once per key")
+
+        // Once the first response is gone its bytes are free again: the next body is held and stored whole.
+        held = nil
+        #expect(engine.responseBudget.inUse == 0)
+        var third = makeRequest(method: .post, key: "held-2", body: "x")
+        third.allowsStreamedResponse = true
+        let fits = await engine.process(third).0
+        #expect(fits.bodyStream == nil)
+        #expect(fits.body == pieces.flatMap { $0 })
+        let (replayed, _) = await engine.process(makeRequest(method: .post, key: "held-2", body: "x"))
+        #expect(replayed.body == pieces.flatMap { $0 })
+        _ = held
+    }
+
     /// When the client is gone before a large streamed response arrives (it got its 504), no one reads the stream:
     /// the engine cancels it (which closes an upstream connection) after recording the response without its body.
     @Test func aLargeResponseNoOneWaitsForIsCancelled() async throws {

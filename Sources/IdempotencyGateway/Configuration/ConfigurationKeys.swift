@@ -17,7 +17,7 @@ public enum ConfigurationKeys {
         "store.checkpoint-interval",
         "idempotency.key-ttl", "idempotency.lease", "idempotency.require-key", "idempotency.methods",
         "idempotency.max-key-length", "idempotency.scope-headers", "idempotency.fingerprint-headers",
-        "idempotency.store-5xx", "idempotency.max-stored-response-bytes", "idempotency.fail-open", "idempotency.max-in-flight", "idempotency.unstored-queue-bytes",
+        "idempotency.store-5xx", "idempotency.max-stored-response-bytes", "idempotency.max-buffered-response-bytes", "idempotency.fail-open", "idempotency.max-in-flight", "idempotency.unstored-queue-bytes",
         "idempotency.unstored-queue-entries",
         "idempotency.dropped-response-headers", "idempotency.sweep-interval", "idempotency.sweep-batch",
         "idempotency.bloom.expected-keys", "idempotency.bloom.false-positive-rate", "idempotency.hot-cache-bytes",

@@ -186,6 +186,8 @@ extension GatewayConfiguration {
         idempotency.store5xx = values.bool("idempotency.store-5xx") ?? idempotency.store5xx
         idempotency.maxStoredResponseBytes = values.size("idempotency.max-stored-response-bytes", minimum: 0)
             ?? idempotency.maxStoredResponseBytes
+        idempotency.maxBufferedResponseBytes = values.size("idempotency.max-buffered-response-bytes", minimum: 0)
+            ?? idempotency.maxBufferedResponseBytes
         idempotency.failOpen = values.bool("idempotency.fail-open") ?? idempotency.failOpen
         idempotency.maxInFlight = values.count("idempotency.max-in-flight", minimum: 1) ?? idempotency.maxInFlight
         idempotency.unstoredQueueBytes =

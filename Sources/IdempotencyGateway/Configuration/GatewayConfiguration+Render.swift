@@ -60,6 +60,7 @@ extension GatewayConfiguration {
         lines.append("  fingerprint-headers: \(list(idem.fingerprintHeaders))")
         lines.append("  store-5xx: \(idem.store5xx)")
         lines.append("  max-stored-response-bytes: \(size(idem.maxStoredResponseBytes))")
+        lines.append("  max-buffered-response-bytes: \(size(idem.maxBufferedResponseBytes))")
         lines.append("  fail-open: \(idem.failOpen)")
         lines.append("  max-in-flight: \(idem.maxInFlight)")
         lines.append("  unstored-queue-bytes: \(size(idem.unstoredQueueBytes))")

@@ -53,6 +53,12 @@ extension GatewayConfiguration {
                     key: "server.max-buffered-body-bytes", value: "\(server.maxBufferedBodyBytes)",
                     reason: "must be at least server.max-body-bytes (\(server.maxBodyBytes)), or a body within the limit could never be buffered"))
         }
+        if idempotency.maxBufferedResponseBytes < idempotency.maxStoredResponseBytes {
+            problems.append(
+                .init(
+                    key: "idempotency.max-buffered-response-bytes", value: "\(idempotency.maxBufferedResponseBytes)",
+                    reason: "must be at least idempotency.max-stored-response-bytes (\(idempotency.maxStoredResponseBytes)), or a storable body could never be held"))
+        }
         methodNames(idempotency.methods, "idempotency.methods")
         if store.path.isEmpty {
             problems.append(.init(key: "store.path", reason: "empty (use :memory: for an in-memory store)"))

@@ -188,6 +188,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// `idempotency.max-stored-response-bytes`: larger responses are passed through but not stored.
         /// Default `4194304` (4MiB).
         public var maxStoredResponseBytes = 4 << 20
+        /// `idempotency.max-buffered-response-bytes`: the most bytes of keyed response bodies held in memory at once
+        /// while they are read to be stored (each up to `idempotency.max-stored-response-bytes`); a body that would
+        /// go past it is streamed to its client and stored without its body, like a larger one. At least
+        /// `idempotency.max-stored-response-bytes`. Default `536870912` (512MiB).
+        public var maxBufferedResponseBytes = 512 << 20
         /// `idempotency.fail-open`: when the store fails, forward without idempotency instead of answering 503.
         /// Default `false`.
         public var failOpen = false

@@ -76,6 +76,7 @@ extension GatewayConfiguration {
             store5xx: settings.store5xx,
             droppedResponseHeaders: settings.droppedResponseHeaders.compactMap { HTTPField.Name($0) },
             maxStoredResponseBytes: settings.maxStoredResponseBytes,
+            maxBufferedResponseBytes: settings.maxBufferedResponseBytes,
             failOpen: settings.failOpen,
             maxInFlight: settings.maxInFlight,
             unstoredQueueBytes: settings.unstoredQueueBytes,

@@ -74,6 +74,19 @@ struct ConfigurationErrorTests {
         #expect(throws: Never.self) { try configuration.validate() }
     }
 
+    /// The response budget must hold at least one storable body, from the file as from code.
+    @Test func responseBudgetBelowTheStorableSizeIsRefused() throws {
+        let loaded = try loadYAML("idempotency:\n  max-stored-response-bytes: 8MiB\n  max-buffered-response-bytes: 4MiB\n")
+        let found = #expect(throws: ConfigurationError.self) { try loaded.validate() }?.problems ?? []
+        #expect(found.map(\.key) == ["idempotency.max-buffered-response-bytes"])
+        #expect(found.first?.reason.contains("at least idempotency.max-stored-response-bytes (8388608)") == true)
+        #expect(throws: Never.self) { try loadYAML("idempotency:\n  max-buffered-response-bytes: 4MiB\n").validate() }
+        var configuration = GatewayConfiguration.embedded
+        configuration.idempotency.maxBufferedResponseBytes = configuration.idempotency.maxStoredResponseBytes - 1
+        let error = #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        #expect(error?.problems.map(\.key) == ["idempotency.max-buffered-response-bytes"])
+    }
+
     @Test func httpsUpstreamSaysTLSIsNotSupported() throws {
         let found = try problems(in: "upstream:\n  url: https://api.example.com\n")
         #expect(found.first?.reason.contains("TLS is not supported") == true)

@@ -54,6 +54,7 @@ struct ConfigurationLoadingTests {
               quick-check: false
             idempotency:
               max-stored-response-bytes: 100MiB
+              max-buffered-response-bytes: 300MiB
               unstored-queue-bytes: 8MiB
               unstored-queue-entries: 12
             """
@@ -73,6 +74,8 @@ struct ConfigurationLoadingTests {
         #expect(configuration.engineConfiguration.unstoredQueueBytes == 8 << 20)
         #expect(configuration.engineConfiguration.unstoredQueueEntries == 12)
         #expect(GatewayConfiguration().engineConfiguration.unstoredQueueEntries == 1024)
+        #expect(configuration.engineConfiguration.maxBufferedResponseBytes == 300 << 20)
+        #expect(GatewayConfiguration().engineConfiguration.maxBufferedResponseBytes == 512 << 20)
         // A stored body is read back up to what may be stored (above the store's own 64 MiB default).
         #expect(configuration.storeOptions.maxBodyBytes == 100 << 20)
         #expect(GatewayConfiguration().storeOptions.maxBodyBytes == 64 << 20)
