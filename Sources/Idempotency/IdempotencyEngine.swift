@@ -592,7 +592,8 @@ public final class IdempotencyEngine: HTTPHandler {
             return (response, .released)
         }
 
-        let (stored, omitted) = recorder.storable(response, bodyTooLarge: bodyTooLarge, toHEAD: request.head.method == .head)
+        let (stored, omitted) = recorder.storable(
+            response, bodyTooLarge: bodyTooLarge, toHEAD: request.head.method == .head)
         if omitted {
             metrics.bodyOmitted.increment()
             let bytes = response.bodyStream.map { $0.length.map(String.init) ?? "unknown" } ?? "\(response.body.count)"

@@ -9,8 +9,8 @@ import HTTPTypes
 /// the configured dropped fields (hop-by-hop, `Set-Cookie`), the fields the response's `Connection` header names
 /// (RFC 9110 §7.6.1), and `Content-Length` (the server recomputes framing), except in the answer to a `HEAD`
 /// request, which has no body: there it is the length a `GET` would have had (RFC 9110 §9.3.2), replayed as such.
-/// A body over the storable limit is not stored: the record gets the pseudo-field ``bodyOmittedMarker`` (a name no HTTP field can have, so no
-/// backend header can be mistaken for it) and an empty body.
+/// A body over the storable limit is not stored: the record gets the pseudo-field ``bodyOmittedMarker`` (a name no
+/// HTTP field can have, so no backend header can be mistaken for it) and an empty body.
 ///
 /// Replaying: the stored status, the stored fields, `Idempotent-Replayed: true`, and the stored body byte for
 /// byte. For a body-omitted record, `Content-Type` and `Content-Encoding` are dropped (the body is empty) and
