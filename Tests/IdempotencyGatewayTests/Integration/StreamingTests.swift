@@ -180,4 +180,62 @@ struct GatewayStreamingTests {
         }
         await upstream.stop()
     }
+
+    /// Keyed response bodies held to be stored share `idempotency.max-buffered-response-bytes`: while the start of
+    /// one is held (its upstream stalls), another that would go past the budget reaches its client whole, as a
+    /// stream, and is stored without its body; the first is stored whole once it ends, and the budget empties.
+    @Test("keyed responses share max-buffered-response-bytes: one past it is streamed whole, stored without its body")
+    func keyedResponsesShareTheResponseBudget() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let piece = Self.bytes(600 << 10)
+        let chunk = Array(String(piece.count, radix: 16).utf8) + Array("\r\n".utf8) + piece + Array("\r\n".utf8)
+        let secondAnswered = TestGate()
+        let upstream = try ScriptedUpstream { connection in
+            while let request = try await connection.readRequest() {
+                try await connection.write(
+                    "HTTP/1.1 201 Created\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+                try await connection.write(chunk)
+                // The first response stalls after its first piece until the second has been answered.
+                if request.path == "/first" { await secondAnswered.wait() }
+                try await connection.write("0\r\n\r\n")
+            }
+        }
+        var configuration = Self.configuration(in: directory, upstream: upstream.port)
+        configuration.idempotency.maxStoredResponseBytes = 1 << 20
+        configuration.idempotency.maxBufferedResponseBytes = 1 << 20
+        try await withGateway(configuration) { (gateway: Gateway) async throws in
+            let budget = gateway.engine.responseBudget
+            // A keyed POST of `{}` to `path`, whose key is the path's name.
+            let post = { (path: String) in
+                try await send("POST", path, port: gateway.port, headers: [("Idempotency-Key", String(path.dropFirst()))], body: "{}")
+            }
+            let firstClient = try await TestClient.connect(port: gateway.port)
+            defer { firstClient.close() }
+            try await firstClient.send(
+                "POST /first HTTP/1.1\r\nHost: g.test\r\nIdempotency-Key: first\r\nContent-Length: 2\r\n\r\n{}")
+            // The start of the first response is held, and counted, while its upstream stalls.
+            #expect(await eventually { budget.inUse >= piece.count })
+
+            let second = try await post("/second")
+            #expect(second.status == 201)
+            #expect(second.body == piece)
+            #expect(budget.refusals == 1)
+            secondAnswered.open()
+            let first = try await firstClient.readResponse(method: .post, timeout: .seconds(30))
+            #expect(first.status == 201)
+            #expect(first.body == piece)
+
+            let firstReplay = try await post("/first")
+            #expect(firstReplay.header("Idempotent-Replayed") == "true")
+            #expect(firstReplay.body == piece)
+            let secondReplay = try await post("/second")
+            #expect(secondReplay.header("Idempotent-Replayed") == "true")
+            #expect(secondReplay.header("Idempotent-Replay-Body") == "omitted")
+            #expect(secondReplay.body.isEmpty)
+            #expect(upstream.requests.count == 2)
+            #expect(await eventually { budget.inUse == 0 })
+        }
+        await upstream.stop()
+    }
 }
