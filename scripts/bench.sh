@@ -4,8 +4,9 @@
 #   scripts/bench.sh            # 10 s per run
 #   DURATION=5s scripts/bench.sh
 #
-# Starts nginx (Debian package) as the backend (`return 200` with a small JSON body) and a second nginx as a
-# reverse proxy to it (upstream keepalive on), then the gateway (release build) in front of the same backend,
+# Starts nginx (Debian package) with two servers: the backend (`return 200` with a small JSON body) and a reverse
+# proxy to it (upstream keepalive on; a separate nginx instance for the proxy measured the same), then the gateway
+# (release build) in front of the same backend,
 # and runs wrk against each: GET and POST at -t2 -c64 and -t1 -c1; then idempotent POSTs through the gateway
 # (a new key per request, and replays of completed keys). Prints req/s, p50, p99 and gateway / nginx-proxy ratios.
 # Not run in CI. Needs: apt-get install -y nginx wrk.

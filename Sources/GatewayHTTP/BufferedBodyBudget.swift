@@ -3,12 +3,12 @@ import Synchronization
 /// A bound on the message-body bytes held in memory at once: a server's buffered request bodies across all its
 /// connections, or the idempotency engine's buffered keyed responses.
 ///
-/// Each connection's body limit (413) bounds one request; this bounds their sum, which would otherwise be the body
-/// limit times the connection limit (8 MiB × 4096 = 32 GiB by default). A body is buffered whole when the
-/// handler needs it (a request under an idempotency key is fingerprinted before it is forwarded), and it stays in
-/// memory as long as any copy of its request lives: past the client's answer, while an upstream exchange under
-/// a key still runs. So a ``Reservation`` goes with the request (``GatewayRequest``) and gives its bytes back
-/// when the last copy of the request is gone.
+/// For requests, each connection's body limit (413) bounds one request; this bounds their sum, which would otherwise
+/// be the body limit times the connection limit (8 MiB × 4096 = 32 GiB by default). A body is buffered whole when
+/// the handler needs it (a request under an idempotency key is fingerprinted before it is forwarded), and it stays
+/// in memory as long as any copy of its request lives: past the client's answer, while an upstream exchange under
+/// a key still runs. So a ``Reservation`` goes with the message (``GatewayRequest``, ``GatewayResponse``, or the
+/// buffered start of a ``PrefixedBodyStream``) and gives its bytes back when the last copy of it is gone.
 public final class BufferedBodyBudget: Sendable {
     /// The most bytes reserved at once.
     public let limit: Int
@@ -22,7 +22,8 @@ public final class BufferedBodyBudget: Sendable {
     /// Bytes currently reserved.
     public var inUse: Int { used.load(ordering: .relaxed) }
 
-    /// Requests refused so far (answered `503` because their body would not fit).
+    /// Bodies refused so far: requests answered `503` because their body would not fit (the server's budget), or
+    /// keyed responses streamed and stored without their body (the idempotency engine's).
     public var refusals: Int { refused.load(ordering: .relaxed) }
     private let refused = Atomic<Int>(0)
 
@@ -66,8 +67,8 @@ public final class BufferedBodyBudget: Sendable {
         if bytes > 0 { used.wrappingSubtract(bytes, ordering: .relaxed) }
     }
 
-    /// Bytes of one request body, given back to the budget when the reservation is released (when the last copy
-    /// of its ``GatewayRequest`` is gone).
+    /// Bytes of one body, given back to the budget when the reservation is released (when the last copy of the
+    /// message or stream that holds it is gone).
     public final class Reservation: Sendable {
         private let budget: BufferedBodyBudget
         private let bytes: Atomic<Int>

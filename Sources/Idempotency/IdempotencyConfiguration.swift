@@ -64,7 +64,9 @@ public struct IdempotencyConfiguration: Sendable {
     /// ``maxStoredResponseBytes``; a body the upstream client returns whole, up to its streaming threshold, is not
     /// counted). A body that would go past it is handled as one over ``maxStoredResponseBytes``: streamed to the
     /// client, stored without its body, and counted. Without it the bound would be ``maxInFlight`` ×
-    /// ``maxStoredResponseBytes`` (16 GiB by default). Default 512 MiB.
+    /// ``maxStoredResponseBytes`` (16 GiB by default). Keep it at least ``maxStoredResponseBytes`` (the gateway's
+    /// configuration refuses less; an engine built with less streams every body that does not fit beside the others
+    /// held). Default 512 MiB.
     public var maxBufferedResponseBytes: Int
 
     /// What to do when the key store fails. Default `false` (fail closed): `503` with `Retry-After: 1`

@@ -531,14 +531,18 @@ public final class IdempotencyEngine: HTTPHandler {
                     of: stream, upTo: configuration.maxStoredResponseBytes, budget: responseBudget,
                     until: request.upstreamDeadline ?? .now + configuration.upstreamTimeout)
                 if start.overBudget { noteOverBudget(recordKey) }
-                // Given back when the last copy of the response is gone (written to the client, and stored).
-                response.bodyReservation = start.reservation
                 if let whole = start.whole {
                     response.body = whole
                     response.bodyStream = nil
+                    // Given back when the last copy of the response is gone (written to the client, and stored).
+                    response.bodyReservation = start.reservation
                 } else if request.allowsStreamedResponse {
                     let key = recordKey.logged
-                    response.bodyStream = PrefixedBodyStream(prefix: start.read, rest: stream) { [logger, metrics] error in
+                    // The start's share is given back once it is handed to the client, not at the end of a long
+                    // transfer.
+                    response.bodyStream = PrefixedBodyStream(
+                        prefix: start.read, rest: stream, reservation: start.reservation
+                    ) { [logger, metrics] error in
                         // The record (status and headers) is stored; the client sees an incomplete message.
                         guard recorded.isSet else { return }
                         metrics.bodyBroken.increment()
@@ -552,6 +556,7 @@ public final class IdempotencyEngine: HTTPHandler {
                     // to); it is still too large to store.
                     response.body = start.read + (try await stream.collect(limit: Self.maxCollectedResponseBytes))
                     response.bodyStream = nil
+                    response.bodyReservation = start.reservation
                     bodyTooLarge = true
                 }
             }
@@ -620,55 +625,6 @@ public final class IdempotencyEngine: HTTPHandler {
         return (response, .forwarded)
     }
 
-    /// Reads a streamed response body as far as it may be stored: the whole body when it ends within `limit` bytes
-    /// (`whole`), else nil and what was read (the stream then continues after it). A body whose announced length is
-    /// over the limit is not read at all.
-    ///
-    /// The client waits for this (its upstream timeout stopped when the head arrived), so it is bounded as a whole by
-    /// `deadline` (the key's lease end): the stream is cancelled then. A read that stalls or fails, or the deadline,
-    /// ends the exchange as ``UpstreamError/failed(_:)``: the upstream has answered, so the key stays in flight until
-    /// its lease ends (not a timeout, which promises that a late answer will be stored).
-    ///
-    /// What is read counts against `budget` as it arrives (the reservation comes back with it); a body that would
-    /// go past it is read no further and comes back as one over the limit (`overBudget`, `whole` nil). A body whose
-    /// announced length does not fit is not read at all.
-    private static func readStart(
-        of stream: any HTTPBodyStream, upTo limit: Int, budget: BufferedBodyBudget,
-        until deadline: ContinuousClock.Instant
-    ) async throws(UpstreamError) -> (
-        whole: [UInt8]?, read: [UInt8], reservation: BufferedBodyBudget.Reservation?, overBudget: Bool
-    ) {
-        if let length = stream.length {
-            if length > limit { return (nil, [], nil, false) }
-            if !budget.wouldFit(length) { return (nil, [], nil, true) }
-        }
-        // reserve(0) always succeeds; each piece is added as it arrives.
-        let reservation = budget.reserve(0)
-        var overBudget = false
-        let expired = OnceFlag()
-        let timer = TimeoutScheduler.shared.schedule(at: deadline) {
-            expired.set()
-            stream.cancel()
-        }
-        defer { TimeoutScheduler.shared.cancel(timer) }
-        var read: [UInt8] = []
-        do {
-            while read.count <= limit {
-                guard let piece = try await stream.next() else { break }
-                // A piece that does not fit is already here: it goes to the client with the rest, uncounted.
-                overBudget = reservation?.grow(by: piece.count) != true
-                if read.isEmpty { read = piece } else { read.append(contentsOf: piece) }
-                if overBudget { break }
-            }
-        } catch {
-            stream.cancel()
-            throw .failed(expired.isSet ? "the response body did not arrive before the key's lease ended" : "reading the response body: \(error)")
-        }
-        // A stream cancelled by the deadline may end as if complete: what it gave is not the whole body.
-        if expired.isSet { throw .failed("the response body did not arrive before the key's lease ended") }
-        return (read.count <= limit && !overBudget ? read : nil, read, reservation, overBudget)
-    }
-
     /// Counts a keyed response whose body did not fit ``responseBudget`` (it is stored without its body), and logs
     /// it at most once per 10 seconds.
     private func noteOverBudget(_ key: RecordKey) {
@@ -679,15 +635,10 @@ public final class IdempotencyEngine: HTTPHandler {
                 keyed response bodies held in memory reached idempotency.max-buffered-response-bytes; this response \
                 is streamed to its client and stored without its body (logged at most every 10 s)
                 """,
-                metadata: ["key": key.logged, "limit": "\(responseBudget.limit)", "refusals": "\(responseBudget.refusals)"])
+                metadata: [
+                    "key": key.logged, "limit": "\(responseBudget.limit)", "refusals": "\(responseBudget.refusals)",
+                ])
         }
-    }
-
-    /// A flag set once and read from other tasks (a deadline's timer, a stream's failure handler).
-    private final class OnceFlag: Sendable {
-        private let value = Atomic(false)
-        func set() { value.store(true, ordering: .releasing) }
-        var isSet: Bool { value.load(ordering: .acquiring) }
     }
 
     /// Stores a claimed key's response and puts it in the hot cache. Returns false, storing nothing, when the key was

@@ -15,8 +15,9 @@ public enum IdempotencyMetricNames: Sendable {
     public static let inFlight = "idempotency_inflight"
     /// Counter: completed responses stored without their body because it exceeded the storable size.
     public static let bodyOmitted = "idempotency_body_omitted_total"
-    /// Counter: keyed responses stored without their body because holding it would have gone past
-    /// ``IdempotencyConfiguration/maxBufferedResponseBytes`` (also counted in ``bodyOmitted``).
+    /// Counter: keyed responses whose body was not held, because holding it would have gone past
+    /// ``IdempotencyConfiguration/maxBufferedResponseBytes``: streamed to the client and, when stored, stored without
+    /// it (then also counted in ``bodyOmitted``).
     public static let responseBudgetRefusals = "idempotency_response_budget_refusals_total"
     /// Counter: streamed responses (stored without their body) whose body broke off after the record was stored:
     /// the client saw an incomplete message, a retry gets the status and headers.

@@ -8,7 +8,8 @@ import HTTPTypes
 /// operation"): the status, the header fields in order with their names as received, and the body. Not stored:
 /// the configured dropped fields (hop-by-hop, `Set-Cookie`), the fields the response's `Connection` header names
 /// (RFC 9110 §7.6.1), and `Content-Length` (the server recomputes framing), except in the answer to a `HEAD`
-/// request, which has no body: there it is the length a `GET` would have had (RFC 9110 §9.3.2), replayed as such.
+/// request, which has no body: there it is the length a `GET` would have had (RFC 9110 §9.3.2), replayed as such
+/// (unless the dropped fields name it).
 /// A body over the storable limit is not stored: the record gets the pseudo-field ``bodyOmittedMarker`` (a name no
 /// HTTP field can have, so no backend header can be mistaken for it) and an empty body.
 ///
@@ -21,6 +22,8 @@ struct ResponseRecorder: Sendable {
 
     private let droppedNames: Set<String>
     private let droppedPrefixes: [String]
+    /// The answer to a `HEAD` keeps its `Content-Length` unless the configured dropped fields name it.
+    private let keepsHEADContentLength: Bool
     let maxBodyBytes: Int
 
     init(droppedResponseHeaders: [HTTPField.Name], maxBodyBytes: Int) {
@@ -36,6 +39,9 @@ struct ResponseRecorder: Sendable {
         }
         droppedNames = names
         droppedPrefixes = prefixes
+        let contentLength = HTTPField.Name.contentLength.canonicalName
+        keepsHEADContentLength = !droppedResponseHeaders.contains { $0.canonicalName == contentLength }
+            && !prefixes.contains { contentLength.hasPrefix($0) }
         self.maxBodyBytes = maxBodyBytes
     }
 
@@ -60,7 +66,7 @@ struct ResponseRecorder: Sendable {
         if omitted { stored.append(Self.bodyOmittedMarker) }
         for field in fields {
             let canonical = field.name.canonicalName
-            if toHEAD, field.name == .contentLength, !connectionNamed.contains(canonical) {
+            if toHEAD, keepsHEADContentLength, field.name == .contentLength, !connectionNamed.contains(canonical) {
                 stored.append(StoredResponse.Field(name: field.name.rawName, value: field.value))
                 continue
             }

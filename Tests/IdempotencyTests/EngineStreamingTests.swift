@@ -140,7 +140,8 @@ struct EngineStreamingTests {
         }
         // Each body (4000 bytes) is storable; two of them are not held at once within 6000 bytes.
         let engine = Self.engine(
-            backend, configuration: IdempotencyConfiguration(maxStoredResponseBytes: 5000, maxBufferedResponseBytes: 6000))
+            backend,
+            configuration: IdempotencyConfiguration(maxStoredResponseBytes: 5000, maxBufferedResponseBytes: 6000))
         var request = makeRequest(method: .post, key: "held-1", body: "x")
         request.allowsStreamedResponse = true
         var held: GatewayResponse? = await engine.process(request).0
@@ -159,7 +160,10 @@ struct EngineStreamingTests {
             #expect(streams.withLock { $0[1].piecesRead } == (announceLength ? 0 : 3))
             #expect(engine.responseBudget.inUse == (announceLength ? 4000 : 6000))
             #expect(try await stream.collect() == pieces.flatMap { $0 })
+            // The start's share went back once it was handed out, while the response itself still lives.
+            #expect(engine.responseBudget.inUse == 4000)
             #expect(engine.responseBudget.refusals == 1)
+            _ = over
         }
 
         let (replay, replayOutcome) = await engine.process(makeRequest(method: .post, key: "over-1", body: "x"))
@@ -179,6 +183,29 @@ struct EngineStreamingTests {
         let (replayed, _) = await engine.process(makeRequest(method: .post, key: "held-2", body: "x"))
         #expect(replayed.body == pieces.flatMap { $0 })
         _ = held
+    }
+
+    /// A body that is simply over `max-stored-response-bytes` is not a budget refusal, even when the budget is no
+    /// larger than that: the piece that takes it past the limit is not charged.
+    @Test func aBodyJustOverTheLimitIsNotABudgetRefusal() async throws {
+        let pieces = (0..<4).map { [UInt8](repeating: UInt8(48 + $0), count: 1000) }
+        let backend = ClosureHandler { _ in
+            GatewayResponse(head: HTTPResponse(status: .ok), bodyStream: ArrayBodyStream(pieces, announceLength: false))
+        }
+        let engine = Self.engine(
+            backend,
+            configuration: IdempotencyConfiguration(maxStoredResponseBytes: 2500, maxBufferedResponseBytes: 2500))
+        var request = makeRequest(method: .post, key: "just-over", body: "x")
+        request.allowsStreamedResponse = true
+        let (response, _) = await engine.process(request)
+        let stream = try #require(response.bodyStream)
+        #expect(engine.responseBudget.inUse == 2000, "the two pieces within the limit are held until handed out")
+        #expect(try await stream.collect() == pieces.flatMap { $0 })
+        #expect(engine.responseBudget.refusals == 0)
+        #expect(engine.responseBudget.inUse == 0)
+        let (replay, outcome) = await engine.process(makeRequest(method: .post, key: "just-over", body: "x"))
+        #expect(outcome == .replayed)
+        #expect(replay.head.headerFields[HTTPField.Name("Idempotent-Replay-Body")!] == "omitted")
     }
 
     /// When the client is gone before a large streamed response arrives (it got its 504), no one reads the stream:

@@ -57,7 +57,8 @@ extension GatewayConfiguration {
             problems.append(
                 .init(
                     key: "idempotency.max-buffered-response-bytes", value: "\(idempotency.maxBufferedResponseBytes)",
-                    reason: "must be at least idempotency.max-stored-response-bytes (\(idempotency.maxStoredResponseBytes)), or a storable body could never be held"))
+                    reason: "must be at least idempotency.max-stored-response-bytes "
+                        + "(\(idempotency.maxStoredResponseBytes)), or a storable body could never be held"))
         }
         methodNames(idempotency.methods, "idempotency.methods")
         if store.path.isEmpty {

@@ -76,7 +76,8 @@ struct ConfigurationErrorTests {
 
     /// The response budget must hold at least one storable body, from the file as from code.
     @Test func responseBudgetBelowTheStorableSizeIsRefused() throws {
-        let loaded = try loadYAML("idempotency:\n  max-stored-response-bytes: 8MiB\n  max-buffered-response-bytes: 4MiB\n")
+        let loaded = try loadYAML(
+            "idempotency:\n  max-stored-response-bytes: 8MiB\n  max-buffered-response-bytes: 4MiB\n")
         let found = #expect(throws: ConfigurationError.self) { try loaded.validate() }?.problems ?? []
         #expect(found.map(\.key) == ["idempotency.max-buffered-response-bytes"])
         #expect(found.first?.reason.contains("at least idempotency.max-stored-response-bytes (8388608)") == true)

@@ -109,6 +109,18 @@ struct ConfigurationLoadingTests {
         #expect(try loadYAML(rendered) == both)
     }
 
+    /// `idempotency.max-buffered-response-bytes` from the environment, as a size, and as `check-config` prints it.
+    @Test func responseBudgetLoadsFromEnvironmentAndIsRendered() throws {
+        let loaded = try GatewayConfiguration.loadWithWarnings(
+            environment: ["GATEWAY_IDEMPOTENCY_MAX_BUFFERED_RESPONSE_BYTES": "96MiB"], configFile: nil)
+        #expect(loaded.warnings.isEmpty, "a known variable")
+        #expect(loaded.configuration.idempotency.maxBufferedResponseBytes == 96 << 20)
+        #expect(loaded.configuration.engineConfiguration.maxBufferedResponseBytes == 96 << 20)
+        let rendered = loaded.configuration.render()
+        #expect(rendered.contains("  max-stored-response-bytes: 4MiB\n  max-buffered-response-bytes: 96MiB\n"))
+        #expect(try loadYAML(rendered) == loaded.configuration)
+    }
+
     @Test func environmentCoversListsBooleansAndNestedKeys() throws {
         let configuration = try GatewayConfiguration.load(
             environment: [

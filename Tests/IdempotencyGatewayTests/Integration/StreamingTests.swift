@@ -194,7 +194,8 @@ struct GatewayStreamingTests {
         let upstream = try ScriptedUpstream { connection in
             while let request = try await connection.readRequest() {
                 try await connection.write(
-                    "HTTP/1.1 201 Created\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    "HTTP/1.1 201 Created\r\nContent-Type: application/octet-stream\r\n"
+                        + "Transfer-Encoding: chunked\r\n\r\n")
                 try await connection.write(chunk)
                 // The first response stalls after its first piece until the second has been answered.
                 if request.path == "/first" { await secondAnswered.wait() }
@@ -208,7 +209,8 @@ struct GatewayStreamingTests {
             let budget = gateway.engine.responseBudget
             // A keyed POST of `{}` to `path`, whose key is the path's name.
             let post = { (path: String) in
-                try await send("POST", path, port: gateway.port, headers: [("Idempotency-Key", String(path.dropFirst()))], body: "{}")
+                try await send(
+                    "POST", path, port: gateway.port, headers: [("Idempotency-Key", String(path.dropFirst()))], body: "{}")
             }
             let firstClient = try await TestClient.connect(port: gateway.port)
             defer { firstClient.close() }
