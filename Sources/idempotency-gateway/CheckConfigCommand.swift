@@ -24,6 +24,14 @@ struct CheckConfigCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = try ConfigurationLoading.load(configFile: config)
+        // The rules across keys that `serve` checks before it starts (a budget below a limit, route methods…), so
+        // that a configuration this command passes also starts.
+        do throws(ConfigurationError) {
+            try loaded.configuration.validate()
+        } catch {
+            for problem in error.problems { ConfigurationLoading.printError("error: \(problem)") }
+            throw ExitCode.failure
+        }
         if strict && !loaded.warnings.isEmpty {
             ConfigurationLoading.printError("error: --strict: \(loaded.warnings.count) warning(s)")
             throw ExitCode.failure

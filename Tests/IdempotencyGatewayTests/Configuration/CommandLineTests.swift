@@ -75,6 +75,15 @@ struct CommandLineTests {
         #expect(result.standardOutput.isEmpty)
     }
 
+    /// The rules across keys are checked too: a configuration `check-config` passes is one `serve` starts with.
+    @Test func checkConfigAppliesTheRulesAcrossKeys() async throws {
+        let result = try await GatewayExecutable.run(
+            ["check-config"], environment: ["GATEWAY_SERVER_MAX_BODY_BYTES": "1GiB"])
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("server.max-buffered-body-bytes: must be at least server.max-body-bytes"))
+        #expect(result.standardOutput.isEmpty)
+    }
+
     @Test func checkConfigStrictTurnsWarningsIntoFailure() async throws {
         let file = try TemporaryYAML("listn: 127.0.0.1:1\n")
         defer { file.remove() }
