@@ -377,6 +377,15 @@ public final class IdempotencyEngine: HTTPHandler {
         let fingerprint = input.digest()
 
         if inFlightCount >= configuration.maxInFlight {
+            // Nothing new is claimed at the limit, but a key the store already knows is answered as usual: a
+            // duplicate of one in flight gets its 409, a completed one its replay, another request's a 422.
+            if let record = try? await timed(.record, { () async throws(KeyStoreError) -> IdempotencyRecord? in
+                try await store.record(for: recordKey)
+            }), record.expiresAt > now, record.state == .completed || record.leaseExpiresAt > now {
+                return await answer(
+                    known: record, request, key: key, recordKey: recordKey, fingerprint: fingerprint, input: input,
+                    cacheGeneration: hotCache.generation, now: now)
+            }
             // Before the claim: nothing is recorded, the client may retry with the same key.
             var extra = HTTPFields()
             extra[.retryAfter] = "1"
@@ -410,31 +419,11 @@ public final class IdempotencyEngine: HTTPHandler {
         }
 
         switch outcome {
-        case .completed(let record):
+        case .completed(let record), .inFlight(let record):
             countBloom(maybeSeen ? .positive : .negative)
-            guard record.fingerprint == fingerprint else { return (mismatch(key), .mismatch) }
-            guard let stored = record.response else {
-                return await storeUnavailable(
-                    request, key: recordKey, error: .corrupt("completed record without a response"))
-            }
-            let replay = recorder.replay(stored)
-            hotCache.insert(
-                HotCache.Entry(
-                    fingerprint: fingerprint, expiresAt: record.expiresAt, replay: replay, fingerprintInput: input.kept),
-                for: recordKey,
-                ifGeneration: cacheGeneration, now: now)
-            return (replay, .replayed)
-
-        case .inFlight(let record):
-            countBloom(maybeSeen ? .positive : .negative)
-            guard record.fingerprint == fingerprint else { return (mismatch(key), .mismatch) }
-            // Retry-After (RFC 9110 §10.2.3): the lease's remaining whole seconds, rounded up, at least 1.
-            let remaining = max(0, record.leaseExpiresAt - now)
-            let seconds = max(1, (remaining + 999) / 1000)
-            var extra = HTTPFields()
-            extra[.retryAfter] = String(seconds)
-            let detail = "Your request with idempotency key '\(key.value)' is currently being processed."
-            return (problem(.keyInFlight, detail, extraFields: extra), .conflict)
+            return await answer(
+                known: record, request, key: key, recordKey: recordKey, fingerprint: fingerprint, input: input,
+                cacheGeneration: cacheGeneration, now: now)
 
         case .claimed(let tookOver):
             countBloom(maybeSeen ? (tookOver ? .positive : .falsePositive) : .negative)
@@ -448,6 +437,38 @@ public final class IdempotencyEngine: HTTPHandler {
                 fingerprintInput: hotCache.capacity > 0 ? input.kept : nil,  // only the hot cache keeps it
                 ttlMilliseconds: ttlMilliseconds, leaseExpiresAt: claim.leaseExpiresAt)
             return await forward(request, claimed, lease: route.lease)
+        }
+    }
+
+    /// The answer to a request whose key the store holds (completed, or in flight within its lease): `422` for
+    /// another request under it; otherwise the replay of a completed record (kept in the hot cache), or `409` while
+    /// the first request runs.
+    private func answer(
+        known record: IdempotencyRecord, _ request: GatewayRequest, key: IdempotencyKey, recordKey: RecordKey,
+        fingerprint: [UInt8], input: FingerprintInput, cacheGeneration: UInt64, now: Timestamp
+    ) async -> (GatewayResponse, IdempotencyOutcome) {
+        guard record.fingerprint == fingerprint else { return (mismatch(key), .mismatch) }
+        switch record.state {
+        case .completed:
+            guard let stored = record.response else {
+                return await storeUnavailable(
+                    request, key: recordKey, error: .corrupt("completed record without a response"))
+            }
+            let replay = recorder.replay(stored)
+            hotCache.insert(
+                HotCache.Entry(
+                    fingerprint: fingerprint, expiresAt: record.expiresAt, replay: replay, fingerprintInput: input.kept),
+                for: recordKey,
+                ifGeneration: cacheGeneration, now: now)
+            return (replay, .replayed)
+        case .inFlight:
+            // Retry-After (RFC 9110 §10.2.3): the lease's remaining whole seconds, rounded up, at least 1.
+            let remaining = max(0, record.leaseExpiresAt - now)
+            let seconds = max(1, (remaining + 999) / 1000)
+            var extra = HTTPFields()
+            extra[.retryAfter] = String(seconds)
+            let detail = "Your request with idempotency key '\(key.value)' is currently being processed."
+            return (problem(.keyInFlight, detail, extraFields: extra), .conflict)
         }
     }
 

@@ -183,4 +183,34 @@ struct EngineInFlightCapTests {
         // Room again: the same key goes through.
         #expect(await harness.send(makeRequest(key: "c")).1 == .forwarded)
     }
+
+    /// At the cap a key the store already knows is answered as usual, from the store (the hot cache is off here): a
+    /// duplicate of one in flight gets 409 with its lease, a completed one its replay, another request under it 422.
+    @Test func atMaxInFlightKnownKeysAreStillAnswered() async {
+        var configuration = IdempotencyConfiguration()
+        configuration.maxInFlight = 1
+        configuration.hotCacheBytes = 0
+        let gate = Gate()
+        let harness = Harness(configuration: configuration, backend: TestBackend { call, _ in
+            if call == 2 { await gate.wait() }
+            return TestBackend.created("order-\(call)")
+        })
+        #expect(await harness.send(makeRequest(key: "done")).1 == .forwarded)
+        async let running = harness.send(makeRequest(key: "running"))
+        #expect(await waitUntil { harness.engine.inFlightCount == 1 })
+
+        let (duplicate, duplicateOutcome) = await harness.send(makeRequest(key: "running"))
+        #expect(duplicateOutcome == .conflict)
+        #expect(duplicate.head.status == .conflict)
+        #expect(Int(duplicate.header(HTTPField.Name.retryAfter) ?? "") ?? 0 > 1, "the lease, not the 503's 1 s")
+        let (replay, replayOutcome) = await harness.send(makeRequest(key: "done"))
+        #expect(replayOutcome == .replayed)
+        #expect(replay.head.status == .created)
+        #expect(await harness.send(makeRequest(key: "done", body: #"{"amount":7}"#)).1 == .mismatch)
+        #expect(await harness.send(makeRequest(key: "new")).1 == .overloaded)
+        #expect(harness.backend.callCount == 2)
+
+        gate.open()
+        #expect(await running.1 == .forwarded)
+    }
 }
