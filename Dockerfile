@@ -40,7 +40,9 @@ ENV GATEWAY_LISTEN=0.0.0.0:8080 \
     GATEWAY_ADMIN_LISTEN=127.0.0.1:9090 \
     GATEWAY_STORE_PATH=/data/idempotency.sqlite \
     MALLOC_MMAP_THRESHOLD_=131072
+# With GATEWAY_ADMIN_TOKEN set, every admin route (/healthz included) wants it: the check sends it (shell form, so
+# the variable expands at each check).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-    CMD curl -fsS http://127.0.0.1:9090/healthz || exit 1
+    CMD curl -fsS ${GATEWAY_ADMIN_TOKEN:+-H "Authorization: Bearer $GATEWAY_ADMIN_TOKEN"} http://127.0.0.1:9090/healthz || exit 1
 ENTRYPOINT ["/app/idempotency-gateway"]
 CMD ["serve"]
