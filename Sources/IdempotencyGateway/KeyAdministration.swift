@@ -60,11 +60,12 @@ public enum KeyAdministration {
     }
 
     private static func line(_ record: IdempotencyRecord, now: Timestamp) -> String {
-        let state = record.expiresAt <= now ? "expired" : record.state.rawValue
         let status = record.response.map { String($0.status) } ?? "-"
+        // While in flight, what ends first is the lease (then the key can be taken over).
+        let ends = record.state == .inFlight ? min(record.leaseExpiresAt, record.expiresAt) : record.expiresAt
         return [
-            record.key.scope.isEmpty ? "-" : record.key.scope, record.key.key, state, status,
-            ISOTime.format(record.createdAt), ISOTime.format(record.expiresAt),
+            record.key.scope.isEmpty ? "-" : record.key.scope, record.key.key, RecordJSON.displayState(record, now: now),
+            status, ISOTime.format(record.createdAt), ISOTime.format(ends),
         ].joined(separator: "\t")
     }
 

@@ -37,7 +37,11 @@ struct KeysCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List stored records: scope, key, state, status, created, expires (tab-separated).",
-            discussion: "The scope column is what `keys show --scope` takes (`-` for the unscoped space).")
+            discussion: """
+                The scope column is what `keys show --scope` takes (`-` for the unscoped space). The state is \
+                in_flight, lease_ended (in flight with its lease over: the next request takes the key over), \
+                completed or expired; for a key in flight, expires is its lease's end.
+                """)
 
         @Option(name: .long, help: "Only this scope's records (hex hash as listed; - for the unscoped space).")
         var scope: String?

@@ -8,7 +8,7 @@ enum RecordJSON {
         var fields: [String] = [
             #""key":\#(quoted(record.key.key))"#,
             #""scope":\#(quoted(record.key.scope))"#,
-            #""state":\#(quoted(record.expiresAt <= now ? "expired" : record.state.rawValue))"#,
+            #""state":\#(quoted(displayState(record, now: now)))"#,
             #""created":\#(quoted(ISOTime.format(record.createdAt)))"#,
             #""expires":\#(quoted(ISOTime.format(record.expiresAt)))"#,
             #""method":\#(quoted(record.method))"#,
@@ -32,6 +32,15 @@ enum RecordJSON {
             }
         }
         return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    /// The state an operator needs: `expired` (gone at the next sweep; a new request starts afresh), `lease_ended`
+    /// (in flight, but its lease is over: the next request with the key takes it over), else `in_flight` or
+    /// `completed`.
+    static func displayState(_ record: IdempotencyRecord, now: Timestamp) -> String {
+        if record.expiresAt <= now { return "expired" }
+        if record.state == .inFlight, record.leaseExpiresAt <= now { return "lease_ended" }
+        return record.state.rawValue
     }
 
     private static func hexByte(_ byte: UInt8) -> String {

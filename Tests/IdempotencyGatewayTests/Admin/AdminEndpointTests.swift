@@ -103,6 +103,32 @@ struct AdminEndpointTests {
         }
     }
 
+    @Test("an in-flight key whose lease is over shows state lease_ended, and keys list shows its lease's end")
+    func leaseEndedKey() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let backend = RecordingBackend()
+        backend.hold()
+        var configuration = GatewayConfiguration.forTesting(in: directory)
+        configuration.idempotency.lease = .milliseconds(300)
+        try await withGateway(configuration, backend: backend) { gateway in
+            let original = Task { try await post(port: gateway.port, key: "stuck") }
+            #expect(await eventually(timeout: .seconds(20)) { backend.calls == 1 })
+            #expect(try await admin("/keys/stuck", gateway: gateway).json["state"] as? String == "in_flight")
+            #expect(await eventually {
+                (try? await admin("/keys/stuck", gateway: gateway).json["state"] as? String) == "lease_ended"
+            })
+            let listed = try await KeyAdministration.list(scope: nil, limit: 10, storePath: configuration.store.path)
+            let row = try #require(listed.split(separator: "\n").first { $0.contains("\tstuck\t") })
+            let columns = row.split(separator: "\t").map(String.init)
+            #expect(columns[2] == "lease_ended")
+            let record = try await admin("/keys/stuck", gateway: gateway).json
+            #expect(columns[5] == record["leaseExpires"] as? String, "the lease's end, not the record's")
+            backend.release()
+            _ = try? await original.value
+        }
+    }
+
     @Test("an in-flight key shows state in_flight and its lease")
     func inFlightKey() async throws {
         let directory = try ScratchDirectory()
