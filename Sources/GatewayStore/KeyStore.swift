@@ -44,8 +44,17 @@ public protocol KeyStore: Sendable {
     /// Counts of records by state.
     func statistics(now: Timestamp) async throws(KeyStoreError) -> KeyStoreStatistics
 
+    /// Checks that a write could commit now (for readiness), changing nothing: throws what a claim would meet (the
+    /// database locked beyond the busy timeout, a read-only or failing file).
+    func checkWritable() async throws(KeyStoreError)
+
     /// Flushes and closes. Further calls throw ``KeyStoreError/closed``.
     func close() async
+}
+
+extension KeyStore {
+    /// Stores that cannot fail to write (in memory) are always writable.
+    public func checkWritable() async throws(KeyStoreError) {}
 }
 
 /// Milliseconds since 1970-01-01T00:00:00Z.

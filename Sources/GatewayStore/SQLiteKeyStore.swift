@@ -97,6 +97,12 @@ public final class SQLiteKeyStore: KeyStore {
         return count
     }
 
+    /// Queues an empty write: it takes the write lock with the next batch (`BEGIN IMMEDIATE`, waiting up to the busy
+    /// timeout) and commits nothing, so it fails as a claim would.
+    public func checkWritable() async throws(KeyStoreError) {
+        _ = try await write(.probe)
+    }
+
     private func write(_ operation: WriteOperation) async throws(KeyStoreError) -> WriteResult {
         guard !closed.load(ordering: .acquiring) else { throw .closed }
         return try await writer.submit(operation).get()

@@ -230,7 +230,7 @@ struct SQLiteKeyStoreFileTests {
         }
     }
 
-    @Test("a lock held beyond busy_timeout gives SQLITE_BUSY as an error, and the store recovers")
+    @Test("a lock held beyond busy_timeout fails claims and the write probe with SQLITE_BUSY; the store recovers")
     func busy() async throws {
         try await withTemporaryDirectory { (directory) async throws in
             let path = directory.appendingPathComponent("store.sqlite").path
@@ -249,10 +249,12 @@ struct SQLiteKeyStoreFileTests {
                 }
                 #expect(code & 0xFF == 5)  // SQLITE_BUSY
             }
-            // Reads are not blocked by the other writer (WAL).
+            // Reads are not blocked by the other writer (WAL); the write probe (readiness) is, as a claim.
             #expect(try await store.record(for: RecordKey(scope: "tenant-a", key: "k1")) == nil)
+            await #expect(throws: KeyStoreError.self) { try await store.checkWritable() }
             try other.execute("ROLLBACK")
             try other.close()
+            try await store.checkWritable()
             #expect(try await store.claim(makeClaim("k1"), likelyNew: true) == .claimed(tookOver: false))
             await store.close()
         }

@@ -5,6 +5,8 @@ enum WriteOperation: Sendable {
     case release(RecordKey, owner: OwnerToken)
     case delete(RecordKey)
     case deleteExpired(now: Timestamp, limit: Int)
+    /// Nothing: its batch's `BEGIN IMMEDIATE … COMMIT` is the check (``KeyStore/checkWritable()``).
+    case probe
 }
 
 /// What a write produced, before any decoding.
@@ -30,6 +32,8 @@ extension WriteOperation {
             return .changed(try RecordsTable.delete(key, on: db))
         case .deleteExpired(let now, let limit):
             return .count(try RecordsTable.deleteExpired(now: now, limit: limit, on: db))
+        case .probe:
+            return .changed(false)
         }
     }
 

@@ -6,7 +6,8 @@ import Idempotency
 
 /// The admin listener's routes:
 /// - `GET /healthz`: the process answers.
-/// - `GET /readyz`: the store answers and, with an upstream, a TCP connection to it succeeds.
+/// - `GET /readyz`: the store answers reads and can take a write, and, with an upstream, a TCP connection to it
+///   succeeds.
 /// - `GET /metrics`: Prometheus text format.
 /// - `GET /keys/{key}?scope=…[&body=true]`: one record as JSON; `DELETE /keys/{key}?scope=…` deletes it.
 /// When a token is configured every route requires `Authorization: Bearer <token>`.
@@ -74,6 +75,9 @@ struct AdminHandler: HTTPHandler {
     private func readiness() async -> GatewayResponse {
         do {
             _ = try await store.statistics(now: IdempotencyEngine.systemNow())
+            // Reads can work while writes cannot (the file locked by another process, a read-only file): a claim
+            // would fail, so the gateway is not ready either.
+            try await store.checkWritable()
         } catch {
             return Self.json(503, #"{"status":"unavailable","store":"\#(ProblemDetails.jsonEscaped("\(error)"))"}"#)
         }
