@@ -41,12 +41,23 @@ struct AdminHandler: HTTPHandler {
             var fields = HTTPFields()
             fields[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return GatewayResponse(status: .ok, headerFields: fields, body: GatewayMetrics.exposition())
+        case (_, "/healthz"), (_, "/readyz"):
+            return Self.methodNotAllowed("GET, HEAD")
+        case (_, "/metrics"):
+            return Self.methodNotAllowed("GET")
         case (_, _) where path.hasPrefix("/keys/"):
-            guard let decoded = Self.percentDecoded(String(path.dropFirst("/keys/".count))), !decoded.isEmpty else {
+            guard let decoded = Self.percentDecoded(String(path.dropFirst("/keys/".count))) else {
                 return ProblemDetails.response(status: 400, detail: "The key in the path is not valid percent-encoding.")
             }
-            // The key as a client sends it: `"pay-9"` (the sf-string form) names the same record as `pay-9`.
-            let key = IdempotencyKey.value(of: decoded)
+            // The key as a client sends it: `"pay-9"` (the sf-string form) names the same record as `pay-9`. One no
+            // request could carry (empty, a bad sf-string) is a 400, as it would be there.
+            let key: String
+            do throws(IdempotencyKey.Failure) {
+                key = try IdempotencyKey.parse(decoded, maxLength: Int.max).value
+            } catch {
+                return ProblemDetails.response(
+                    status: 400, detail: "The key in the path is invalid. \(error)")
+            }
             let recordKey = RecordKey(scope: query["scope"] ?? "", key: key)
             switch request.head.method {
             case .get: return try await show(recordKey, includeBody: query["body"] == "true")
@@ -56,9 +67,7 @@ struct AdminHandler: HTTPHandler {
                     ? GatewayResponse(status: .noContent)
                     : ProblemDetails.response(status: 404, detail: "No record for this key and scope.")
             default:
-                var fields = HTTPFields()
-                fields[.allow] = "GET, DELETE"
-                return ProblemDetails.response(status: 405, detail: "Use GET or DELETE.", headerFields: fields)
+                return Self.methodNotAllowed("GET, DELETE")
             }
         default:
             return ProblemDetails.response(status: 404, detail: "Admin routes: /healthz, /readyz, /metrics, /keys/{key}.")
@@ -103,6 +112,13 @@ struct AdminHandler: HTTPHandler {
         var difference: UInt8 = 0
         for (a, b) in zip(given, expected) { difference |= a ^ b }
         return difference == 0
+    }
+
+    /// `405` with the route's methods in `Allow` (RFC 9110 §15.5.6).
+    static func methodNotAllowed(_ methods: String) -> GatewayResponse {
+        var fields = HTTPFields()
+        fields[.allow] = methods
+        return ProblemDetails.response(status: 405, detail: "Use \(methods).", headerFields: fields)
     }
 
     static func json(_ status: Int, _ text: String) -> GatewayResponse {

@@ -148,6 +148,30 @@ struct AdminEndpointTests {
         }
     }
 
+    @Test("other methods get 405 with Allow on every admin route; an empty or invalid key in the path is a 400")
+    func methodsAndBadKeys() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        try await withGateway(.forTesting(in: directory), backend: RecordingBackend()) { gateway in
+            let routes = [("/healthz", "GET, HEAD"), ("/readyz", "GET, HEAD"), ("/metrics", "GET"), ("/keys/x", "GET, DELETE")]
+            for (path, allowed) in routes {
+                let refused = try await admin(path, method: "POST", gateway: gateway)
+                #expect(refused.status == 405, "\(path)")
+                #expect(refused.header("Allow") == allowed, "\(path)")
+            }
+            let empty = try await admin("/keys/", method: "DELETE", gateway: gateway)
+            #expect(empty.status == 400)
+            #expect((empty.json["detail"] as? String)?.contains("empty") == true)
+            let unterminated = try await admin("/keys/%22abc", gateway: gateway)
+            #expect(unterminated.status == 400)
+            #expect((unterminated.json["detail"] as? String)?.contains("structured-field string") == true)
+            let badEncoding = try await admin("/keys/%zz", gateway: gateway)
+            #expect(badEncoding.status == 400)
+            #expect((badEncoding.json["detail"] as? String)?.contains("percent-encoding") == true)
+            #expect(try await admin("/keys/%22abc%22", gateway: gateway).status == 404, "a valid key with no record")
+        }
+    }
+
     @Test("with admin.token every admin route requires the bearer token")
     func bearerToken() async throws {
         let directory = try ScratchDirectory()
