@@ -116,6 +116,7 @@ public final class InMemoryKeyStore: KeyStore {
                     statistics.expired += 1
                 } else if record.state == .inFlight {
                     statistics.inFlight += 1
+                    if record.leaseExpiresAt <= now { statistics.leaseEnded += 1 }
                 } else {
                     statistics.completed += 1
                 }

@@ -195,17 +195,22 @@ public struct StoredResponse: Sendable, Equatable {
 
 /// Counts of records by state.
 public struct KeyStoreStatistics: Sendable, Equatable {
+    /// In-flight records not expired.
     public var inFlight: Int
     public var completed: Int
     public var expired: Int
     /// Bytes of the database file(s), 0 in memory.
     public var fileBytes: Int64
+    /// Of ``inFlight``, those whose lease is over (the next request with the key takes it over): requests that
+    /// never got an answer stored, such as after a crash or a broken exchange.
+    public var leaseEnded: Int
 
-    public init(inFlight: Int, completed: Int, expired: Int, fileBytes: Int64) {
+    public init(inFlight: Int, completed: Int, expired: Int, fileBytes: Int64, leaseEnded: Int = 0) {
         self.inFlight = inFlight
         self.completed = completed
         self.expired = expired
         self.fileBytes = fileBytes
+        self.leaseEnded = leaseEnded
     }
 }
 

@@ -161,17 +161,17 @@ public final class SQLiteKeyStore: KeyStore {
     }
 
     public func statistics(now: Timestamp) async throws(KeyStoreError) -> KeyStoreStatistics {
-        let (inFlight, completed, expired) = try await read { (db) throws(KeyStoreError) in
+        let counts = try await read { (db) throws(KeyStoreError) in
             let counts = try sqlite { () throws(SQLiteError) in try RecordsTable.counts(now: now, on: db) }
-            return Counts(inFlight: counts.0, completed: counts.1, expired: counts.2)
-        }.tuple
+            return Counts(inFlight: counts.0, completed: counts.1, expired: counts.2, leaseEnded: counts.3)
+        }
         return KeyStoreStatistics(
-            inFlight: inFlight, completed: completed, expired: expired, fileBytes: Self.fileBytes(path: path))
+            inFlight: counts.inFlight, completed: counts.completed, expired: counts.expired,
+            fileBytes: Self.fileBytes(path: path), leaseEnded: counts.leaseEnded)
     }
 
     private struct Counts: Sendable {
-        var inFlight, completed, expired: Int
-        var tuple: (Int, Int, Int) { (inFlight, completed, expired) }
+        var inFlight, completed, expired, leaseEnded: Int
     }
 
     private func read<Result: Sendable>(

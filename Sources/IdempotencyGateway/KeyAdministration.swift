@@ -77,6 +77,7 @@ public enum KeyAdministration {
         return """
             store:      \(storePath)
             in_flight:  \(stats.inFlight)
+            lease_ended: \(stats.leaseEnded) (of in_flight: the next request with the key takes it over)
             completed:  \(stats.completed)
             expired:    \(stats.expired)
             file_bytes: \(stats.fileBytes)

@@ -85,10 +85,14 @@ struct KeyStoreLifecycleTests {
         }
     }
 
-    @Test("statistics count live in-flight, live completed and expired records", arguments: StoreKind.allCases)
+    @Test(
+        "statistics count live in-flight (and of them those whose lease ended), live completed and expired records",
+        arguments: StoreKind.allCases)
     func statistics(kind: StoreKind) async throws {
         try await kind.withStore { (store) async throws in
             for index in 0..<3 { _ = try await store.claim(makeClaim("flight-\(index)"), likelyNew: true) }
+            // Claimed earlier: its lease is over at t0 + 10, its record is not.
+            _ = try await store.claim(makeClaim("stuck", now: t0 - lease), likelyNew: true)
             for index in 0..<4 {
                 let claim = makeClaim("done-\(index)")
                 _ = try await store.claim(claim, likelyNew: true)
@@ -96,7 +100,8 @@ struct KeyStoreLifecycleTests {
                 _ = try await store.complete(claim.key, owner: claim.owner, response: makeResponse(), expiresAt: expiry)
             }
             let statistics = try await store.statistics(now: t0 + 10)
-            #expect(statistics.inFlight == 3)
+            #expect(statistics.inFlight == 4)
+            #expect(statistics.leaseEnded == 1)
             #expect(statistics.completed == 3)
             #expect(statistics.expired == 1)
             if kind == .sqliteFile {

@@ -141,7 +141,10 @@ final class TestKeyStore: KeyStore {
                 inFlight: records.filter { $0.state == .inFlight }.count,
                 completed: records.filter { $0.state == .completed && $0.expiresAt > now }.count,
                 expired: records.filter { $0.expiresAt <= now }.count,
-                fileBytes: 0)
+                fileBytes: 0,
+                leaseEnded: records.filter {
+                    $0.state == .inFlight && $0.expiresAt > now && $0.leaseExpiresAt <= now
+                }.count)
         }
     }
 

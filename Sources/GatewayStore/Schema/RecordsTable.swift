@@ -168,16 +168,20 @@ enum RecordsTable {
     }
 
     /// Live in-flight, live completed and expired (either state) row counts.
-    static func counts(now: Timestamp, on db: SQLiteConnection) throws(SQLiteError) -> (Int, Int, Int) {
+    /// In flight, completed, expired, and in flight with the lease over (a subset of the first), at `now`.
+    static func counts(now: Timestamp, on db: SQLiteConnection) throws(SQLiteError) -> (Int, Int, Int, Int) {
         try db.withStatement(
             """
             SELECT coalesce(sum(state = 0 AND expires_at > ?1), 0), coalesce(sum(state = 1 AND expires_at > ?1), 0), \
-            coalesce(sum(expires_at <= ?1), 0) FROM records
+            coalesce(sum(expires_at <= ?1), 0), \
+            coalesce(sum(state = 0 AND expires_at > ?1 AND lease_expires_at <= ?1), 0) FROM records
             """
-        ) { (statement) throws(SQLiteError) -> (Int, Int, Int) in
+        ) { (statement) throws(SQLiteError) -> (Int, Int, Int, Int) in
             try statement.bind(now, at: 1)
-            guard try statement.step() else { return (0, 0, 0) }
-            return (Int(statement.int64(0)), Int(statement.int64(1)), Int(statement.int64(2)))
+            guard try statement.step() else { return (0, 0, 0, 0) }
+            return (
+                Int(statement.int64(0)), Int(statement.int64(1)), Int(statement.int64(2)), Int(statement.int64(3))
+            )
         }
     }
 

@@ -34,7 +34,7 @@ struct AdminHandler: HTTPHandler {
             return await readiness()
         case (.get, "/metrics"):
             if let stats = try? await store.statistics(now: IdempotencyEngine.systemNow()) {
-                GatewayMetrics.recordKeys(inFlight: stats.inFlight, completed: stats.completed, expired: stats.expired)
+                GatewayMetrics.recordKeys(stats)
             }
             GatewayMetrics.requestsInFlight.publish()
             if let bufferedBodies { GatewayMetrics.bufferedBodies.publish(bufferedBodies) }

@@ -1,4 +1,5 @@
 import GatewayHTTP
+import GatewayStore
 import Idempotency
 import Metrics
 import Prometheus
@@ -83,11 +84,14 @@ enum GatewayMetrics {
         }
     }
 
-    /// `gateway_keys_stored` by state, refreshed from the store at each scrape.
-    static func recordKeys(inFlight: Int, completed: Int, expired: Int) {
-        Gauge(label: "gateway_keys_stored", dimensions: [("state", "in_flight")]).record(inFlight)
-        Gauge(label: "gateway_keys_stored", dimensions: [("state", "completed")]).record(completed)
-        Gauge(label: "gateway_keys_stored", dimensions: [("state", "expired")]).record(expired)
+    /// `gateway_keys_stored` by state, refreshed from the store at each scrape: `in_flight` (within the lease),
+    /// `lease_ended` (in flight with the lease over: the next request takes the key over), `completed`, `expired`.
+    static func recordKeys(_ statistics: KeyStoreStatistics) {
+        Gauge(label: "gateway_keys_stored", dimensions: [("state", "in_flight")])
+            .record(statistics.inFlight - statistics.leaseEnded)
+        Gauge(label: "gateway_keys_stored", dimensions: [("state", "lease_ended")]).record(statistics.leaseEnded)
+        Gauge(label: "gateway_keys_stored", dimensions: [("state", "completed")]).record(statistics.completed)
+        Gauge(label: "gateway_keys_stored", dimensions: [("state", "expired")]).record(statistics.expired)
     }
 
     /// Renders the registry.
