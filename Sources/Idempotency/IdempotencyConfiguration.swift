@@ -77,7 +77,8 @@ public struct IdempotencyConfiguration: Sendable {
     /// The most upstream exchanges under a key running at once. An exchange can outlive its client (after a `504`,
     /// or a client that went away it keeps running until its lease ends), so without a cap a slow upstream would
     /// pile them up, each holding a connection. Beyond it a new key gets `503` with `Retry-After: 1`, before it is
-    /// claimed; a key the store already holds is still answered (`409`, replay or `422`). Default 4096.
+    /// claimed; a key completed, or in flight within its lease, is still answered (`409`, replay or `422`).
+    /// Default 4096.
     public var maxInFlight: Int
 
     /// The most response bytes (bodies, plus 256 per response) kept in memory while storing them is retried after

@@ -377,14 +377,18 @@ public final class IdempotencyEngine: HTTPHandler {
         let fingerprint = input.digest()
 
         if inFlightCount >= configuration.maxInFlight {
-            // Nothing new is claimed at the limit, but a key the store already knows is answered as usual: a
-            // duplicate of one in flight gets its 409, a completed one its replay, another request's a 422.
-            if let record = try? await timed(.record, { () async throws(KeyStoreError) -> IdempotencyRecord? in
-                try await store.record(for: recordKey)
-            }), record.expiresAt > now, record.state == .completed || record.leaseExpiresAt > now {
+            // Nothing new is claimed at the limit, but a key the store holds (completed, or in flight within its
+            // lease) is answered as usual: a duplicate of one in flight gets its 409, a completed one its replay,
+            // another request's a 422. A key the Bloom filter has never seen costs no read.
+            let cacheGeneration = hotCache.generation  // before the read, as HotCache.insert expects
+            if bloomFilter.contains(recordKey),
+                let record = try? await timed(.record, { () async throws(KeyStoreError) -> IdempotencyRecord? in
+                    try await store.record(for: recordKey)
+                }), record.expiresAt > now, record.state == .completed || record.leaseExpiresAt > now
+            {
                 return await answer(
                     known: record, request, key: key, recordKey: recordKey, fingerprint: fingerprint, input: input,
-                    cacheGeneration: hotCache.generation, now: now)
+                    cacheGeneration: cacheGeneration, now: now)
             }
             // Before the claim: nothing is recorded, the client may retry with the same key.
             var extra = HTTPFields()

@@ -76,8 +76,8 @@ public enum KeyAdministration {
         await store.close()
         return """
             store:      \(storePath)
-            in_flight:  \(stats.inFlight)
-            lease_ended: \(stats.leaseEnded) (of in_flight: the next request with the key takes it over)
+            in_flight:  \(stats.inFlight - stats.leaseEnded)
+            lease_ended: \(stats.leaseEnded) (in flight with the lease over: the next request takes the key over)
             completed:  \(stats.completed)
             expired:    \(stats.expired)
             file_bytes: \(stats.fileBytes)

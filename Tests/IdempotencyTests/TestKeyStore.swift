@@ -138,7 +138,7 @@ final class TestKeyStore: KeyStore {
         return state.withLock { state in
             let records = state.records.values
             return KeyStoreStatistics(
-                inFlight: records.filter { $0.state == .inFlight }.count,
+                inFlight: records.filter { $0.state == .inFlight && $0.expiresAt > now }.count,
                 completed: records.filter { $0.state == .completed && $0.expiresAt > now }.count,
                 expired: records.filter { $0.expiresAt <= now }.count,
                 fileBytes: 0,
