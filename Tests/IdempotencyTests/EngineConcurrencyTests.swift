@@ -3,6 +3,7 @@ import GatewayStore
 import HTTPTypes
 import Idempotency
 import Testing
+import TestSupport
 
 @Suite("Engine: concurrency and leases")
 struct EngineConcurrencyTests {
@@ -45,7 +46,7 @@ struct EngineConcurrencyTests {
                 return TestBackend.created("x")
             })
         let original = Task { await harness.send() }
-        #expect(await waitUntil { harness.backend.callCount == 1 })
+        #expect(await eventually { harness.backend.callCount == 1 })
 
         harness.clock.advance(milliseconds: 200)  // 59.8 s left
         #expect(await harness.send().0.header(.retryAfter) == "60")
@@ -80,8 +81,8 @@ struct EngineConcurrencyTests {
         #expect(harness.backend.callCount == 2)
 
         gate.open()  // the stale first exchange finally answers
-        #expect(await waitUntil { harness.store.rejectedCompletes == 1 })
-        #expect(await waitUntil { harness.engine.inFlightCount == 0 })
+        #expect(await eventually { harness.store.rejectedCompletes == 1 })
+        #expect(await eventually { harness.engine.inFlightCount == 0 })
         let record = try #require(try await harness.engine.record(for: RecordKey(scope: "", key: "abc-123")))
         #expect(record.response.map { String(decoding: $0.body, as: UTF8.self) }?.contains("order-2") == true)
         let (replay, replayed) = await harness.send()
@@ -98,12 +99,12 @@ struct EngineConcurrencyTests {
                 return TestBackend.created("order-\(call)")
             })
         let client = Task { await harness.send() }
-        #expect(await waitUntil { harness.backend.callCount == 1 })
+        #expect(await eventually { harness.backend.callCount == 1 })
         client.cancel()
         _ = await client.value
         gate.open()
         #expect(
-            await waitUntil {
+            await eventually {
                 (try? await harness.engine.record(for: RecordKey(scope: "", key: "abc-123")))??.state == .completed
             })
         let (replay, outcome) = await harness.send()
@@ -128,7 +129,7 @@ struct EngineConcurrencyTests {
         #expect((try problemJSON(response)["type"] as? String)?.hasSuffix("#problem-upstream-timeout") == true)
         #expect(await harness.send().1 == .conflict)
         gate.open()
-        #expect(await waitUntil { harness.engine.inFlightCount == 0 })
+        #expect(await eventually { harness.engine.inFlightCount == 0 })
         let (replay, replayed) = await harness.send()
         #expect(replayed == .replayed)
         #expect(replay.head.status == .created)
@@ -170,7 +171,7 @@ struct EngineInFlightCapTests {
         })
         async let first = harness.send(makeRequest(key: "a"))
         async let second = harness.send(makeRequest(key: "b"))
-        #expect(await waitUntil { harness.engine.inFlightCount == 2 })
+        #expect(await eventually { harness.engine.inFlightCount == 2 })
         let (refused, outcome) = await harness.send(makeRequest(key: "c"))
         #expect(outcome == .overloaded)
         #expect(refused.head.status == .serviceUnavailable)
@@ -197,7 +198,7 @@ struct EngineInFlightCapTests {
         })
         #expect(await harness.send(makeRequest(key: "done")).1 == .forwarded)
         async let running = harness.send(makeRequest(key: "running"))
-        #expect(await waitUntil { harness.engine.inFlightCount == 1 })
+        #expect(await eventually { harness.engine.inFlightCount == 1 })
 
         let (duplicate, duplicateOutcome) = await harness.send(makeRequest(key: "running"))
         #expect(duplicateOutcome == .conflict)

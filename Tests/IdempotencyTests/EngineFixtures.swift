@@ -118,12 +118,3 @@ extension GatewayResponse {
     func header(_ name: HTTPField.Name) -> String? { head.headerFields[name] }
 }
 
-/// Polls `condition` every 5 ms for up to `timeout`.
-func waitUntil(timeout: Duration = .seconds(30), _ condition: () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    return await condition()
-}

@@ -3,6 +3,7 @@ import GatewayStore
 import HTTPTypes
 import Idempotency
 import Testing
+import TestSupport
 
 @Suite("Engine: expiry, caches, limits, store outages")
 struct EngineLifecycleTests {
@@ -76,7 +77,7 @@ struct EngineLifecycleTests {
         _ = await harness.send()
         #expect(harness.store.count == 1)
         harness.clock.advance(seconds: 2)
-        #expect(await waitUntil { harness.store.count == 0 })
+        #expect(await eventually { harness.store.count == 0 })
         await harness.engine.shutdown()
     }
 
@@ -199,7 +200,7 @@ struct EngineLifecycleTests {
         #expect(harness.store.calls("complete") >= 1)
         // Once the store recovers, the background retry stores the response and retries replay it.
         harness.store.fail(with: nil)
-        #expect(await waitUntil(timeout: .seconds(10)) { await harness.send().1 == .replayed })
+        #expect(await eventually(timeout: .seconds(10)) { await harness.send().1 == .replayed })
         let replay = await harness.send().0
         #expect(replay.header(IdempotencyHeaders.idempotentReplayed) == "true")
         #expect(replay.body == response.body)
@@ -218,8 +219,8 @@ struct EngineLifecycleTests {
         harness.clock.advance(milliseconds: 1000)  // IdempotencyConfiguration.hotCacheMaxAge's default
         // The first use after the max age checks the entry in the background (a store read) and is still served.
         #expect(await harness.send().1 == .replayed)
-        #expect(await waitUntil(timeout: .seconds(10)) { harness.store.calls("record") == 1 })
-        #expect(await waitUntil(timeout: .seconds(10)) { await harness.send().1 == .forwarded }, "the key is new")
+        #expect(await eventually(timeout: .seconds(10)) { harness.store.calls("record") == 1 })
+        #expect(await eventually(timeout: .seconds(10)) { await harness.send().1 == .forwarded }, "the key is new")
         #expect(harness.backend.callCount == 2)
     }
 
@@ -228,7 +229,7 @@ struct EngineLifecycleTests {
         #expect(await harness.send().1 == .forwarded)
         harness.clock.advance(milliseconds: 1000)
         #expect(await harness.send().1 == .replayed)
-        #expect(await waitUntil(timeout: .seconds(10)) { harness.store.calls("record") == 1 })
+        #expect(await eventually(timeout: .seconds(10)) { harness.store.calls("record") == 1 })
         // Renewed: no further check until the max age has passed again.
         for _ in 0..<5 { #expect(await harness.send().1 == .replayed) }
         #expect(harness.store.calls("record") == 1)

@@ -22,7 +22,7 @@ struct LogPrivacyTests {
         store.fail(with: .database(code: 13, message: "full"), operations: ["complete"])
         #expect(await engine.process(request).1 == .forwarded)
         store.fail(with: nil)
-        #expect(await waitUntil(timeout: .seconds(10)) { await engine.process(request).1 == .replayed })
+        #expect(await eventually(timeout: .seconds(10)) { await engine.process(request).1 == .replayed })
         let lines = logs.lines.withLock { $0 }
         #expect(lines.count >= 2)
         #expect(lines.contains { $0.contains("key=\(KeyDigest.short(key))") })

@@ -5,6 +5,7 @@ import HTTPTypes
 import Idempotency
 import Logging
 import Testing
+import TestSupport
 
 /// A few end-to-end checks of the engine over the real SQLite store (the other suites use ``TestKeyStore``).
 @Suite("Engine over SQLiteKeyStore")
@@ -101,7 +102,7 @@ struct SQLiteEngineTests {
             #expect(outcome == .forwarded)
             #expect(second.body.count == 2048)
             gate.open()
-            #expect(await waitUntil { engine.inFlightCount == 0 })
+            #expect(await eventually { engine.inFlightCount == 0 })
             let (replay, replayed) = await engine.process(makeRequest())
             #expect(replayed == .replayed)
             #expect(replay.body.isEmpty)

@@ -35,7 +35,7 @@ struct UnstoredResponsesTests {
         // While the store fails, each pass stops at its first failure: "b" is never tried before "a" succeeds.
         #expect(!log.all.contains("attempt b"))
         storeWorks.store(true, ordering: .relaxed)
-        #expect(await waitUntil(timeout: .seconds(10)) { queue.count == 0 })
+        #expect(await eventually(timeout: .seconds(10)) { queue.count == 0 })
         let attempts = log.all.filter { $0.hasPrefix("attempt") }
         #expect(attempts.last == "attempt b")
         let tooBig = queue.add(bytes: 2000, until: deadline, attempt: { .done }, dropped: { _ in })
@@ -63,7 +63,7 @@ struct UnstoredResponsesTests {
         #expect(full.count == 1, "\(full)")
         #expect(full.first?.contains("key=\(KeyDigest.short("k3"))") == true)
         store.fail(with: nil)
-        #expect(await waitUntil(timeout: .seconds(10)) { await engine.process(makeRequest(key: "k2")).1 == .replayed })
+        #expect(await eventually(timeout: .seconds(10)) { await engine.process(makeRequest(key: "k2")).1 == .replayed })
         #expect(await engine.process(makeRequest(key: "k1")).1 == .replayed)
         #expect(await engine.process(makeRequest(key: "k3")).1 == .conflict, "never queued, so never stored")
         #expect(backend.callCount == 3)
@@ -79,7 +79,7 @@ struct UnstoredResponsesTests {
         queue.add(
             bytes: 1, until: ContinuousClock.now + .seconds(30), attempt: { .giveUp },
             dropped: { log.add("given up: \($0)") })
-        #expect(await waitUntil(timeout: .seconds(10)) { queue.count == 0 })
+        #expect(await eventually(timeout: .seconds(10)) { queue.count == 0 })
         #expect(log.all.contains { $0.hasPrefix("expired: the key's lease ended") })
         #expect(log.all.contains("given up: the store cannot take it"))
         await queue.stop()
