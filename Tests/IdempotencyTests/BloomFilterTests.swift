@@ -17,7 +17,7 @@ struct BloomFilterTests {
         let n = 1_000_000
         let p = 0.001
         let queries = 200_000
-        let (falseNegatives, falsePositives) = try await offPool {
+        let (falseNegatives, falsePositives) = await offPool {
             var filter = BloomFilterEngine(expectedKeys: n, falsePositiveRate: p)
             for i in 0..<n { filter.insert(RecordKey(scope: "s", key: "present-\(i)")) }
             var falseNegatives = 0

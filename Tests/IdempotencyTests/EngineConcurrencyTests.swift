@@ -198,7 +198,8 @@ struct EngineInFlightCapTests {
         })
         #expect(await harness.send(makeRequest(key: "done")).1 == .forwarded)
         async let running = harness.send(makeRequest(key: "running"))
-        #expect(await eventually { harness.engine.inFlightCount == 1 })
+        // Claimed and at the backend (the forwarding task may start a moment after the claim).
+        #expect(await eventually { harness.engine.inFlightCount == 1 && harness.backend.callCount == 2 })
 
         let (duplicate, duplicateOutcome) = await harness.send(makeRequest(key: "running"))
         #expect(duplicateOutcome == .conflict)

@@ -236,13 +236,15 @@ struct EngineStreamingTests {
     /// a 504 (each read is still bounded by the backend).
     @Test(arguments: [10_000, 2500])
     func aSlowBodyAfterItsHeadIsNotA504(maxStored: Int) async throws {
+        // The body takes 1.5 s in all, past the 1 s upstream timeout (which the head, returned at once, meets even
+        // on a loaded machine).
         let pieces = (0..<5).map { [UInt8](repeating: UInt8(97 + $0), count: 1000) }
         let backend = ClosureHandler { _ in
-            GatewayResponse(head: HTTPResponse(status: .ok), bodyStream: SlowStream(pieces, pause: .milliseconds(60)))
+            GatewayResponse(head: HTTPResponse(status: .ok), bodyStream: SlowStream(pieces, pause: .milliseconds(300)))
         }
         let engine = Self.engine(
             backend,
-            configuration: IdempotencyConfiguration(upstreamTimeout: .milliseconds(100), maxStoredResponseBytes: maxStored))
+            configuration: IdempotencyConfiguration(upstreamTimeout: .seconds(1), maxStoredResponseBytes: maxStored))
         var request = makeRequest(method: .post, key: "slow-body-\(maxStored)", body: "x")
         request.allowsStreamedResponse = true
         let (response, outcome) = await engine.process(request)
@@ -297,7 +299,7 @@ struct EngineStreamingTests {
         let engine = Self.engine(
             backend,
             configuration: IdempotencyConfiguration(
-                lease: .milliseconds(300), upstreamTimeout: .milliseconds(100), maxStoredResponseBytes: 1000))
+                lease: .milliseconds(1500), upstreamTimeout: .seconds(1), maxStoredResponseBytes: 1000))
         var request = makeRequest(method: .post, key: "hang-1", body: "x")
         request.allowsStreamedResponse = true
         let started = ContinuousClock.now

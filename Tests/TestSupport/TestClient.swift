@@ -80,6 +80,18 @@ public final class TestClient: Sendable {
         return all
     }
 
+    /// What arrives within `timeout` (empty when nothing did), in one read at most; nil when the server closed the
+    /// connection.
+    public func readAvailable(within timeout: Duration) async throws -> [UInt8]? {
+        var bytes: [UInt8] = []
+        do {
+            if try await socket.read(deadline: .now + timeout, { bytes += $0 }) == 0 { return nil }
+        } catch .timeout {
+            return []
+        }
+        return bytes
+    }
+
     /// True when the server closed the connection (EOF) within `timeout`.
     public func isClosedByPeer(within timeout: Duration) async -> Bool {
         do {

@@ -139,9 +139,7 @@ func fnv1a(_ bytes: [UInt8]) -> UInt64 {
 /// ``fnv1a(_:)`` computed on a Dispatch queue, so tens of megabytes do not hold a cooperative thread (other
 /// tests' tasks, and the servers under test, need them meanwhile).
 func fnv1aOffPool(_ bytes: [UInt8]) async -> UInt64 {
-    await withCheckedContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(returning: fnv1a(bytes)) }
-    }
+    await offPool { fnv1a(bytes) }
 }
 
 /// `count` bytes of a deterministic, non-repeating-looking pattern (every 64 KiB block is stamped with its

@@ -114,7 +114,8 @@ struct AdminEndpointTests {
         try await withGateway(configuration, backend: backend) { gateway in
             let original = Task { try await post(port: gateway.port, key: "stuck") }
             #expect(await eventually(timeout: .seconds(20)) { backend.calls == 1 })
-            #expect(try await admin("/keys/stuck", gateway: gateway).json["state"] as? String == "in_flight")
+            // (`in_flight` within the lease is the test below: on a loaded machine this 300 ms lease may be over
+            // before the first admin request.)
             #expect(await eventually {
                 (try? await admin("/keys/stuck", gateway: gateway).json["state"] as? String) == "lease_ended"
             })

@@ -40,10 +40,14 @@ final class ChildProcess: Sendable {
         process.standardError = error
         process.standardInput = FileHandle.nullDevice
         let sink = self.sink
-        // Each pipe is drained by a blocking read loop on a Dispatch thread (never on the cooperative pool).
+        // Each pipe is drained by a blocking read loop on a thread of its own: not on `DispatchQueue.global()`,
+        // which on Linux is where Swift's tasks run (two threads on two cores), so a child's pipes would hold them
+        // for as long as it lives.
         for (pipe, isError) in [(output, false), (error, true)] {
             let handle = pipe.fileHandleForReading
-            DispatchQueue.global().async { sink.drain(handle, standardError: isError) }
+            let thread = Thread { sink.drain(handle, standardError: isError) }
+            thread.name = "child-process-drain"
+            thread.start()
         }
         process.terminationHandler = { process in
             sink.exited(Exit(status: process.terminationStatus, signalled: process.terminationReason == .uncaughtSignal))
