@@ -40,9 +40,8 @@ final class ChildProcess: Sendable {
         process.standardError = error
         process.standardInput = FileHandle.nullDevice
         let sink = self.sink
-        // Each pipe is drained by a blocking read loop on a thread of its own: not on `DispatchQueue.global()`,
-        // which on Linux is where Swift's tasks run (two threads on two cores), so a child's pipes would hold them
-        // for as long as it lives.
+        // Each pipe is drained by a blocking read loop on a thread of its own, which lives as long as the child's
+        // output does, rather than on a Dispatch worker thread (the threads that also run Swift's tasks here).
         for (pipe, isError) in [(output, false), (error, true)] {
             let handle = pipe.fileHandleForReading
             let thread = Thread { sink.drain(handle, standardError: isError) }
