@@ -46,7 +46,7 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Only this scope's records (hex hash as listed; - for the unscoped space).")
         var scope: String?
 
-        @Option(name: .long, help: "At most this many records (default 100).")
+        @Option(name: .long, help: "At most this many records.")
         var limit = 100
 
         @OptionGroup var storeOptions: StoreOptions

@@ -59,10 +59,14 @@ extension GatewayConfiguration {
         for (name, value) in environment where name.hasPrefix(ConfigurationKeys.environmentPrefix) {
             if knownVariables[name] != nil {
                 gatewayEnvironment[String(name.dropFirst(ConfigurationKeys.environmentPrefix.count))] = value
+            } else if name == ConfigurationKeys.environmentVariable(for: ConfigurationKeys.routes) {
+                warnings.append(
+                    "\(name) is ignored: \(ConfigurationKeys.routes) is a list, set in the configuration file only")
             } else if name != ConfigurationKeys.configFileVariable {
                 let asKey = name.dropFirst(ConfigurationKeys.environmentPrefix.count).lowercased()
                     .replacingOccurrences(of: "_", with: ".")
-                let hint = ConfigurationKeys.suggestion(for: asKey)
+                // Only keys an environment variable can set (not the file-only route list).
+                let hint = ConfigurationKeys.suggestion(for: asKey, among: ConfigurationKeys.all)
                     .map { " (did you mean \(ConfigurationKeys.environmentVariable(for: $0))?)" } ?? ""
                 warnings.append("unknown environment variable \(name)\(hint); it is ignored")
             }

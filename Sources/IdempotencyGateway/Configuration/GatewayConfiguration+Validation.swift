@@ -50,15 +50,17 @@ extension GatewayConfiguration {
         if server.maxBufferedBodyBytes < server.maxBodyBytes {
             problems.append(
                 .init(
-                    key: "server.max-buffered-body-bytes", value: "\(server.maxBufferedBodyBytes)",
-                    reason: "must be at least server.max-body-bytes (\(server.maxBodyBytes)), or a body within the limit could never be buffered"))
+                    key: "server.max-buffered-body-bytes", value: ByteSizeValue.format(server.maxBufferedBodyBytes),
+                    reason: "must be at least server.max-body-bytes (\(ByteSizeValue.format(server.maxBodyBytes))), "
+                        + "or a body within the limit could never be buffered"))
         }
         if idempotency.maxBufferedResponseBytes < idempotency.maxStoredResponseBytes {
             problems.append(
                 .init(
-                    key: "idempotency.max-buffered-response-bytes", value: "\(idempotency.maxBufferedResponseBytes)",
+                    key: "idempotency.max-buffered-response-bytes",
+                    value: ByteSizeValue.format(idempotency.maxBufferedResponseBytes),
                     reason: "must be at least idempotency.max-stored-response-bytes "
-                        + "(\(idempotency.maxStoredResponseBytes)), or a storable body could never be held"))
+                        + "(\(ByteSizeValue.format(idempotency.maxStoredResponseBytes))), or a storable body could never be held"))
         }
         methodNames(idempotency.methods, "idempotency.methods")
         if store.path.isEmpty {

@@ -80,7 +80,9 @@ struct ConfigurationErrorTests {
             "idempotency:\n  max-stored-response-bytes: 8MiB\n  max-buffered-response-bytes: 4MiB\n")
         let found = #expect(throws: ConfigurationError.self) { try loaded.validate() }?.problems ?? []
         #expect(found.map(\.key) == ["idempotency.max-buffered-response-bytes"])
-        #expect(found.first?.reason.contains("at least idempotency.max-stored-response-bytes (8388608)") == true)
+        // Sizes as they are written, not in bytes.
+        #expect(found.first?.reason.contains("at least idempotency.max-stored-response-bytes (8MiB)") == true)
+        #expect(found.first?.value == "4MiB")
         #expect(throws: Never.self) { try loadYAML("idempotency:\n  max-buffered-response-bytes: 4MiB\n").validate() }
         var configuration = GatewayConfiguration.embedded
         configuration.idempotency.maxBufferedResponseBytes = configuration.idempotency.maxStoredResponseBytes - 1

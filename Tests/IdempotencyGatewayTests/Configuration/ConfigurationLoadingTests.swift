@@ -235,6 +235,19 @@ struct ConfigurationLoadingTests {
         #expect(loaded.configuration.listen.port == 1)
     }
 
+    @Test func theRouteListIsNotSetFromTheEnvironment() throws {
+        let loaded = try GatewayConfiguration.loadWithWarnings(
+            environment: ["GATEWAY_IDEMPOTENCY_ROUTES": "x", "GATEWAY_IDEMPOTENCY_ROUTE": "y"], configFile: nil)
+        #expect(loaded.warnings.count == 2)
+        #expect(loaded.warnings.contains {
+            $0.hasPrefix("GATEWAY_IDEMPOTENCY_ROUTES is ignored") && $0.contains("configuration file only")
+        })
+        // A near miss is not pointed at the route list either: no variable sets it.
+        #expect(loaded.warnings.contains { $0.hasPrefix("unknown environment variable GATEWAY_IDEMPOTENCY_ROUTE ") })
+        #expect(!loaded.warnings.contains { $0.contains("did you mean GATEWAY_IDEMPOTENCY_ROUTES") })
+        #expect(loaded.configuration.idempotency.routes == GatewayConfiguration().idempotency.routes)
+    }
+
     @Test func nullAndEmptyDocumentsMeanUnset() throws {
         #expect(try loadYAML("") == GatewayConfiguration())
         #expect(try loadYAML("upstream:\n  url: null\nadmin:\n  token: ~\n") == GatewayConfiguration())
