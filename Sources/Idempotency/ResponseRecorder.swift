@@ -16,9 +16,9 @@ import HTTPTypes
 /// Replaying: the stored status, the stored fields, `Idempotent-Replayed: true`, and the stored body byte for
 /// byte. For a body-omitted record, `Content-Type` and `Content-Encoding` are dropped (the body is empty) and
 /// `Idempotent-Replay-Body: omitted` is added.
-struct ResponseRecorder: Sendable {
+package struct ResponseRecorder: Sendable {
     /// The pseudo-field that marks a record whose body was too large to store.
-    static let bodyOmittedMarker = StoredResponse.Field(name: ":idempotency-body", value: "omitted")
+    package static let bodyOmittedMarker = StoredResponse.Field(name: ":idempotency-body", value: "omitted")
 
     private let droppedNames: Set<String>
     private let droppedPrefixes: [String]

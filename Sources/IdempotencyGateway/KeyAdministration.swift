@@ -8,6 +8,10 @@ import Glibc
 /// Offline administration of a key store file, used by `idempotency-gateway keys …`. Safe to run while a
 /// gateway uses the same file (SQLite WAL: readers don't block the writer, writes wait for the busy timeout).
 public enum KeyAdministration {
+    /// A scope as an operator gives it: `keys list` shows the unscoped space (the empty scope) as `-`, which is taken
+    /// back as empty here (a real scope is a hex hash), by `keys show`/`keys delete` and by the admin API's `?scope=`.
+    public static func scope(_ given: String) -> String { given == "-" ? "" : given }
+
     /// Why a `keys` command failed.
     public struct Failure: Error, CustomStringConvertible {
         public var description: String

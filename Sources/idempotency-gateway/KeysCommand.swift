@@ -10,9 +10,8 @@ struct KeysCommand: AsyncParsableCommand {
         subcommands: [List.self, Show.self, Delete.self, Stats.self]
     )
 
-    /// A `--scope` as given: `keys list` prints the unscoped space (the empty scope) as `-`, which is taken back as
-    /// empty (a real scope is a hex hash).
-    static func scopeValue(_ given: String) -> String { given == "-" ? "" : given }
+    /// A `--scope` as given (``KeyAdministration/scope(_:)``: `-` is the unscoped space).
+    static func scopeValue(_ given: String) -> String { KeyAdministration.scope(given) }
 
     /// The store location shared by the `keys` subcommands.
     struct StoreOptions: ParsableArguments {

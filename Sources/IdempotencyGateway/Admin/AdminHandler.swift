@@ -58,7 +58,8 @@ struct AdminHandler: HTTPHandler {
                 return ProblemDetails.response(
                     status: 400, detail: "The key in the path is invalid. \(error)")
             }
-            let recordKey = RecordKey(scope: query["scope"] ?? "", key: key)
+            // `-` is the unscoped space, as `keys list` shows it.
+            let recordKey = RecordKey(scope: KeyAdministration.scope(query["scope"] ?? ""), key: key)
             switch request.head.method {
             case .get: return try await show(recordKey, includeBody: query["body"] == "true")
             case .delete:

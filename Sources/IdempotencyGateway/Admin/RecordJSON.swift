@@ -1,5 +1,6 @@
 import GatewayHTTP
 import GatewayStore
+import Idempotency
 
 /// The JSON view of a record used by `GET /keys/{key}` and `idempotency-gateway keys show`.
 enum RecordJSON {
@@ -20,9 +21,13 @@ enum RecordJSON {
         }
         if let response = record.response {
             fields.append(#""status":\#(response.status)"#)
-            let headers = response.fields.map { "[\(quoted($0.name)),\(quoted($0.value))]" }.joined(separator: ",")
+            // The marker of a body too large to store is the record's bookkeeping, not a header: shown as a flag.
+            let omitted = response.fields.contains(ResponseRecorder.bodyOmittedMarker)
+            let headers = response.fields.filter { $0 != ResponseRecorder.bodyOmittedMarker }
+                .map { "[\(quoted($0.name)),\(quoted($0.value))]" }.joined(separator: ",")
             fields.append(#""headers":[\#(headers)]"#)
             fields.append(#""bodyBytes":\#(response.body.count)"#)
+            if omitted { fields.append(#""bodyOmitted":true"#) }
             if includeBody {
                 if let text = String(validating: response.body, as: UTF8.self) {
                     fields.append(#""body":\#(quoted(text))"#)

@@ -78,6 +78,7 @@ struct AdminEndpointTests {
             #expect((json["fingerprint"] as? String)?.count == 64)
             #expect(json["bodyBytes"] as? Int == #"{"order":1,"bytes":13}"#.utf8.count)
             #expect(json["body"] == nil)
+            #expect(json["bodyOmitted"] == nil, "stored whole")
             let headers = (json["headers"] as? [[String]]) ?? []
             #expect(headers.contains(["Location", "/orders/1"]))
             #expect(!headers.contains { $0.first == "Set-Cookie" })
@@ -100,6 +101,27 @@ struct AdminEndpointTests {
             #expect(again.status == 201)
             #expect(again.header("Idempotent-Replayed") == nil)
             #expect(backend.calls == 2)
+        }
+    }
+
+    @Test("?scope=- names the unscoped space, as keys list shows it; a body too large to store shows as bodyOmitted")
+    func unscopedDashAndOmittedBody() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let backend = RecordingBackend()
+        var configuration = GatewayConfiguration.forTesting(in: directory)
+        configuration.idempotency.maxStoredResponseBytes = 8  // the backend's body is 22 bytes
+        try await withGateway(configuration, backend: backend) { gateway in
+            #expect(try await post(port: gateway.port, key: "big").status == 201)  // no Authorization: unscoped
+            let record = try await admin("/keys/big?scope=-", gateway: gateway)
+            #expect(record.status == 200)
+            #expect(record.text.contains(#""bodyOmitted":true"#))
+            #expect(record.json["bodyBytes"] as? Int == 0)
+            let headers = (record.json["headers"] as? [[String]]) ?? []
+            #expect(!headers.isEmpty)
+            #expect(!headers.contains { $0.first?.hasPrefix(":") == true }, "no internal marker among the headers")
+            #expect(try await admin("/keys/big?scope=-", method: "DELETE", gateway: gateway).status == 204)
+            #expect(try await admin("/keys/big", gateway: gateway).status == 404)
         }
     }
 
