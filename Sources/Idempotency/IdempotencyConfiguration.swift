@@ -47,10 +47,10 @@ public struct IdempotencyConfiguration: Sendable {
     /// released so the client may retry it (at-least-once for server errors; outcome `released`).
     public var store5xx: Bool
 
-    /// Response headers never stored or replayed. Default: the hop-by-hop fields of RFC 9110 §7.6.1
-    /// (`Connection`, `Keep-Alive`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`, `Proxy-*` by prefix) and
-    /// `Set-Cookie` (a session must not be replayed to whoever retries). Fields named by `Connection` are always
-    /// dropped, and `Content-Length` is always recomputed by the server. The first response is returned to its
+    /// Response headers never stored or replayed besides the hop-by-hop fields of RFC 9110 §7.6.1 (`Connection`,
+    /// `Keep-Alive`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`, `Proxy-*` by prefix, and the fields `Connection`
+    /// names), which are never stored whatever this says. Default: `Set-Cookie` (a session must not be replayed to
+    /// whoever retries). `Content-Length` is always recomputed by the server. The first response is returned to its
     /// client unchanged, `Set-Cookie` included.
     public var droppedResponseHeaders: [HTTPField.Name]
 
@@ -119,11 +119,8 @@ public struct IdempotencyConfiguration: Sendable {
     public static let defaultDocumentationBaseURL =
         "https://github.com/idempotency-gateway/idempotency-gateway/blob/main/README.md#"
 
-    /// The default hop-by-hop and credential-bearing response headers that are never stored.
-    public static let defaultDroppedResponseHeaders: [HTTPField.Name] = [
-        .connection, IdempotencyHeaders.keepAlive, .te, .trailer, .transferEncoding, .upgrade,
-        HTTPField.Name("Proxy-*")!, .setCookie,
-    ]
+    /// The default response headers never stored besides the hop-by-hop ones: the credential-bearing `Set-Cookie`.
+    public static let defaultDroppedResponseHeaders: [HTTPField.Name] = [.setCookie]
 
     public init(
         methods: Set<HTTPRequest.Method> = [.post, .patch],

@@ -14,6 +14,4 @@ public enum IdempotencyHeaders: Sendable {
     /// `Idempotency-Degraded: true` marks a response forwarded without idempotency because the store failed
     /// and fail-open is configured.
     public static let idempotencyDegraded = HTTPField.Name("Idempotency-Degraded")!
-    /// `Keep-Alive` (RFC 9112 §C.2.2; hop-by-hop).
-    public static let keepAlive = HTTPField.Name("Keep-Alive")!
 }

@@ -26,9 +26,17 @@ package struct ResponseRecorder: Sendable {
     private let keepsHEADContentLength: Bool
     let maxBodyBytes: Int
 
+    /// The hop-by-hop fields of RFC 9110 §7.6.1, never stored whatever `droppedResponseHeaders` says: they describe
+    /// the connection the response came on, not the response (`Proxy-*` by prefix, below).
+    static let hopByHopNames: Set<String> = [
+        "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
+    ]
+
+    /// - Parameter droppedResponseHeaders: fields never stored besides the hop-by-hop ones (names; `Prefix-*` for a
+    ///   prefix).
     init(droppedResponseHeaders: [HTTPField.Name], maxBodyBytes: Int) {
-        var names: Set<String> = [HTTPField.Name.contentLength.canonicalName]
-        var prefixes: [String] = []
+        var names: Set<String> = Self.hopByHopNames.union([HTTPField.Name.contentLength.canonicalName])
+        var prefixes: [String] = ["proxy-"]
         for name in droppedResponseHeaders {
             let canonical = name.canonicalName
             if canonical.hasSuffix("*") {

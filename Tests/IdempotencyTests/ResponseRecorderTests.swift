@@ -19,6 +19,26 @@ struct ResponseRecorderTests {
         stored.fields.contains { $0.name.lowercased() == "content-length" }
     }
 
+    /// RFC 9110 §7.6.1: hop-by-hop fields describe the connection a response came on; they are never stored, even
+    /// when the configured list (which replaces its default, `Set-Cookie`) does not name them. An in-process handler
+    /// may send them; the reverse proxy removes them before the engine sees the response.
+    @Test(arguments: [[], [HTTPField.Name.setCookie]])
+    func hopByHopFieldsAreNeverStored(dropped: [HTTPField.Name]) throws {
+        var fields = HTTPFields()
+        for (name, value) in [
+            ("Keep-Alive", "timeout=5"), ("Upgrade", "h2c"), ("TE", "trailers"), ("Trailer", "X-Sum"),
+            ("Proxy-Authenticate", "Basic"), ("Connection", "X-Conn-Only"), ("X-Conn-Only", "1"),
+            ("Content-Type", "application/json"), ("X-Kept", "yes"),
+        ] {
+            fields.append(HTTPField(name: try #require(HTTPField.Name(name)), value: value))
+        }
+        let recorder = ResponseRecorder(droppedResponseHeaders: dropped, maxBodyBytes: 1024)
+        let stored = recorder.storable(GatewayResponse(status: .created, headerFields: fields, body: [1])).stored
+        #expect(stored.fields.map(\.name) == ["Content-Type", "X-Kept"])
+        let replay = recorder.replay(stored).head.headerFields
+        #expect(replay[HTTPField.Name("Keep-Alive")!] == nil && replay[.upgrade] == nil)
+    }
+
     /// RFC 9110 §9.3.2: the answer to a `HEAD` keeps its `Content-Length`, and its replay carries it; any other
     /// answer's framing is recomputed, and an operator who drops the field (by name or prefix) drops it for `HEAD` too.
     @Test func theAnswerToHEADKeepsItsContentLengthUnlessTheDroppedFieldsNameIt() throws {
