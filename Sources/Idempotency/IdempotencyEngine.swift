@@ -381,11 +381,19 @@ public final class IdempotencyEngine: HTTPHandler {
             // lease) is answered as usual: a duplicate of one in flight gets its 409, a completed one its replay,
             // another request's a 422. A key the Bloom filter has never seen costs no read.
             let cacheGeneration = hotCache.generation  // before the read, as HotCache.insert expects
-            if bloomFilter.contains(recordKey),
-                let record = try? await timed(.record, { () async throws(KeyStoreError) -> IdempotencyRecord? in
-                    try await store.record(for: recordKey)
-                }), record.expiresAt > now, record.state == .completed || record.leaseExpiresAt > now
-            {
+            var known: IdempotencyRecord?
+            if bloomFilter.contains(recordKey) {
+                do {
+                    known = try await timed(.record) { () async throws(KeyStoreError) -> IdempotencyRecord? in
+                        try await store.record(for: recordKey)
+                    }
+                } catch {
+                    // A store error is answered as one (fail closed). Failing open would forward, which the limit
+                    // does not allow: then the overload answer below.
+                    if !configuration.failOpen { return await storeUnavailable(request, key: recordKey, error: error) }
+                }
+            }
+            if let record = known, record.expiresAt > now, record.state == .completed || record.leaseExpiresAt > now {
                 return await answer(
                     known: record, request, key: key, recordKey: recordKey, fingerprint: fingerprint, input: input,
                     cacheGeneration: cacheGeneration, now: now)

@@ -212,6 +212,17 @@ struct EngineInFlightCapTests {
         #expect(await harness.send(makeRequest(key: "new")).1 == .overloaded)
         #expect(harness.backend.callCount == 2)
 
+        // A store that fails the read of a known key: answered as a store error (503, the store's problem), not
+        // as the overload, and nothing reaches the backend.
+        harness.store.fail(with: .database(code: 10, message: "disk I/O error"), operations: ["record"])
+        let (failed, failedOutcome) = await harness.send(makeRequest(key: "done"))
+        #expect(failedOutcome == .storeError)
+        #expect(failed.head.status == .serviceUnavailable)
+        #expect(failed.header(HTTPField.Name.retryAfter) == "1")
+        #expect(failed.bodyString.contains("problem-store-unavailable"))
+        #expect(harness.backend.callCount == 2)
+        harness.store.fail(with: nil)
+
         gate.open()
         #expect(await running.1 == .forwarded)
     }
