@@ -111,17 +111,19 @@ public final class UpstreamClient: Sendable {
             // Held in an optional and taken out below, so the decoder keeps a single owner (no copy of its buffers).
             var pooledDecoder = reusedDecoder
             // The rest of the head, and the body when it was not sent with it. An upstream may answer before it read
-            // all of it (RFC 9112 §9.5): that answer is the response.
+            // all of it (RFC 9112 §9.5): that answer is the response. A write that stalls for the response timeout
+            // ends the upload, even when the exchange's deadline is later (a keyed request's lease).
             if written < message.count,
                 let early = try await finishSending(
                     Array(message[written...]), on: socket, decoder: &pooledDecoder, method: method,
-                    stall: deadline - .now)
+                    stall: min(deadline - .now, configuration.responseTimeout))
             {
                 return .response(early)
             }
             if !body.isEmpty,
                 let early = try await finishSending(
-                    body, on: socket, decoder: &pooledDecoder, method: method, stall: deadline - .now)
+                    body, on: socket, decoder: &pooledDecoder, method: method,
+                    stall: min(deadline - .now, configuration.responseTimeout))
             {
                 return .response(early)
             }

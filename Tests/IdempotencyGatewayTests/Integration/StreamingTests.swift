@@ -59,6 +59,32 @@ struct GatewayStreamingTests {
         await upstream.stop()
     }
 
+    @Test("a keyed upload the upstream stops reading ends after upstream.timeout of stall, not at the lease's end")
+    func aStalledKeyedUploadEndsAfterTheUpstreamTimeout() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        // Accepts and never reads: the 8 MiB body fills the socket buffers and the gateway's write stalls.
+        let upstream = try ScriptedUpstream { _ in try? await Task.sleep(for: .seconds(30)) }
+        var configuration = Self.configuration(in: directory, upstream: upstream.port)
+        configuration.upstream.timeout = .milliseconds(500)
+        configuration.idempotency.lease = .seconds(60)
+        try await withGateway(configuration) { gateway in
+            let size = 8 << 20
+            let head = "POST /orders HTTP/1.1\r\nHost: g.test\r\nIdempotency-Key: stalled\r\nContent-Length: \(size)\r\n\r\n"
+            let client = try await TestClient.connect(port: gateway.port)
+            try await client.send(Array(head.utf8) + [UInt8](repeating: 0x61, count: size))
+            #expect(try await client.readResponse(method: .post, timeout: .seconds(30)).status == 504)
+            // The exchange gives up (stall, then a second for an early answer), well before the 60 s lease.
+            #expect(await eventually(timeout: .seconds(15)) { gateway.engine.inFlightCount == 0 })
+            // Part of the request went out: the key stays in flight until its lease ends (never forwarded twice).
+            let retry = try await TestClient.connect(port: gateway.port)
+            try await retry.send(Array(head.utf8) + [UInt8](repeating: 0x61, count: size))
+            #expect(try await retry.readResponse(method: .post, timeout: .seconds(30)).status == 409)
+            #expect(upstream.acceptedCount == 1)
+        }
+        await upstream.stop()
+    }
+
     @Test("a keyed POST with a large body is buffered, fingerprinted, recorded and replayed")
     func keyedLargeBodyIsBuffered() async throws {
         let directory = try ScratchDirectory()
