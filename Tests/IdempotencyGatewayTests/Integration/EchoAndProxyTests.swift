@@ -131,4 +131,61 @@ struct EchoAndProxyTests {
             }
         }
     }
+    /// Through the real reverse proxy: an exchange that breaks after the request went out may have been processed,
+    /// so the key is not released (that would run the backend twice): `502`, then `409` until the lease ends.
+    @Test("an upstream that hangs up after reading a keyed request gives a 502 and the key stays in flight")
+    func brokenAfterTheRequestWasSentKeepsTheKey() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let upstream = try ScriptedUpstream { connection in
+            _ = try await connection.readRequest()
+            connection.close()
+        }
+        var configuration = GatewayConfiguration.forTesting(in: directory)
+        configuration.upstream.url = UpstreamEndpoint(parsing: "http://127.0.0.1:\(upstream.port)")
+        try await withGateway(configuration) { gateway in
+            let first = try await post(port: gateway.port, key: "hung-up")
+            #expect(first.status == 502)
+            #expect(first.header("Content-Type") == "application/problem+json")
+            let retry = try await post(port: gateway.port, key: "hung-up")
+            #expect(retry.status == 409)
+            #expect(retry.header("Retry-After") != nil)
+            #expect(upstream.requests.count == 1, "never forwarded twice")
+        }
+        await upstream.stop()
+    }
+
+    /// Through the real reverse proxy: past `upstream.timeout` the client gets `504`, but the gateway keeps waiting
+    /// until the lease ends; the late answer is stored, and the retry gets it without reaching the upstream again.
+    @Test("a keyed request answered after upstream.timeout gets a 504, and the retry gets the late answer replayed")
+    func aLateAnswerThroughTheProxyIsStoredAndReplayed() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let upstream = try ScriptedUpstream { connection in
+            while try await connection.readRequest() != nil {
+                try await Task.sleep(for: .milliseconds(1500))
+                try await connection.write("HTTP/1.1 201 Created\r\nContent-Length: 7\r\nX-Late: yes\r\n\r\nlate-ok")
+            }
+        }
+        var configuration = GatewayConfiguration.forTesting(in: directory)
+        configuration.upstream.url = UpstreamEndpoint(parsing: "http://127.0.0.1:\(upstream.port)")
+        configuration.upstream.timeout = .milliseconds(300)
+        configuration.idempotency.lease = .seconds(30)
+        try await withGateway(configuration) { gateway in
+            #expect(try await post(port: gateway.port, key: "late").status == 504)
+            // 409 while the gateway still waits for the upstream, then the replay.
+            var replay: TestClient.Response?
+            let deadline = ContinuousClock.now + .seconds(15)
+            while replay == nil, ContinuousClock.now < deadline {
+                let retry = try await post(port: gateway.port, key: "late")
+                if retry.status == 409 { try await Task.sleep(for: .milliseconds(100)) } else { replay = retry }
+            }
+            #expect(replay?.status == 201)
+            #expect(replay?.header("Idempotent-Replayed") == "true")
+            #expect(replay?.header("X-Late") == "yes")
+            #expect(replay?.text == "late-ok")
+            #expect(upstream.requests.count == 1, "never forwarded twice")
+        }
+        await upstream.stop()
+    }
 }
