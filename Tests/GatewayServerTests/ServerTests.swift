@@ -50,6 +50,7 @@ struct ServerTests {
             #expect(response.header("Content-Type") == "application/problem+json")
             #expect(response.header("Date") != nil, "RFC 9110 §6.6.1: the server's own 4xx carries Date too")
             #expect(response.header("Content-Language") == "en")
+            #expect(response.header("Cache-Control") == "no-store")
             // RFC 9457 §4.2.1: an about:blank problem's title is the status phrase.
             #expect(response.text.hasPrefix(#"{"type":"about:blank","title":"Bad Request","status":400,"#))
             #expect(await client.isClosedByPeer(within: .seconds(2)))
@@ -94,6 +95,11 @@ struct ServerTests {
                 try await client.send(request)
                 let response = try await client.readResponse()
                 #expect(response.status == status, "\(request.prefix(40))")
+                // An RFC 9457 problem like every error the server answers itself, never cached.
+                #expect(response.header("Content-Type") == "application/problem+json")
+                #expect(response.header("Cache-Control") == "no-store")
+                #expect(response.text.contains(#""status":\#(status)"#))
+                #expect(response.head.keepAlive == false)
                 #expect(await client.isClosedByPeer(within: .seconds(2)))
             }
         }

@@ -264,4 +264,41 @@ struct BackendOutcomeTests {
             _ = try? await original.value
         }
     }
+    /// What a replay carries besides the stored fields: no hop-by-hop field an in-process handler sent (RFC 9110
+    /// §7.6.1), the handler's own `Date` when it sent one (the time the response was made) and a fresh one when it
+    /// did not, and the retry's own `X-Request-Id` in place of one the handler put in its response.
+    @Test("a replay drops a handler's hop-by-hop fields, keeps its Date or adds one, and carries the retry's request id")
+    func replayedFieldsFromAnInProcessHandler() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let backend = ClosureHandler { request in
+            var fields = HTTPFields()
+            fields[HTTPField.Name("Keep-Alive")!] = "timeout=5"
+            fields[.upgrade] = "h2c"
+            fields[HTTPField.Name("Proxy-Status")!] = "origin"
+            fields[HTTPField.Name("X-Kept")!] = "yes"
+            fields[HTTPField.Name("X-Request-Id")!] = "backend-id"
+            if request.head.path == "/dated" { fields[.date] = "Tue, 01 Jan 2030 00:00:00 GMT" }
+            return GatewayResponse(status: .created, headerFields: fields, body: Array("made".utf8))
+        }
+        try await withGateway(.forTesting(in: directory), backend: backend) { (gateway: Gateway) async throws in
+            for path in ["/dated", "/undated"] {
+                _ = try await post(port: gateway.port, key: "fields\(path)", path: path)
+                let replay = try await post(
+                    port: gateway.port, key: "fields\(path)", path: path, headers: [("X-Request-Id", "retry-1")])
+                #expect(replay.header("Idempotent-Replayed") == "true")
+                #expect(replay.header("X-Kept") == "yes")
+                #expect(replay.text == "made")
+                for hopByHop in ["Keep-Alive", "Upgrade", "Proxy-Status"] {
+                    #expect(replay.header(hopByHop) == nil, "\(hopByHop) on \(path)")
+                }
+                #expect(replay.header("X-Request-Id") == "retry-1")
+                if path == "/dated" {
+                    #expect(replay.header("Date") == "Tue, 01 Jan 2030 00:00:00 GMT")
+                } else {
+                    #expect(replay.header("Date")?.hasSuffix(" GMT") == true)
+                }
+            }
+        }
+    }
 }
