@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(name: "IdempotencyTests", dependencies: ["Idempotency", "GatewayStore", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "IdempotencyGatewayTests",
-            dependencies: ["IdempotencyGateway", "GatewayBackends", "TestSupport", "idempotency-gateway"],
+            dependencies: ["IdempotencyGateway", "GatewayBackends", "GatewayStore", "TestSupport", "idempotency-gateway"],
             swiftSettings: strict
         ),
     ]

@@ -3,6 +3,8 @@ import IdempotencyGateway
 import TestSupport
 import Testing
 
+@testable import GatewayStore
+
 /// A request to the admin listener.
 func admin(
     _ path: String, method: String = "GET", gateway: Gateway, headers: [(String, String)] = []
@@ -122,6 +124,32 @@ struct AdminEndpointTests {
             #expect(!headers.contains { $0.first?.hasPrefix(":") == true }, "no internal marker among the headers")
             #expect(try await admin("/keys/big?scope=-", method: "DELETE", gateway: gateway).status == 204)
             #expect(try await admin("/keys/big", gateway: gateway).status == 404)
+        }
+    }
+
+    /// Fail closed on a real SQLite failure: another process holds the write lock past `store.busy-timeout`.
+    @Test("a store locked past busy-timeout: keyed requests get 503 problem-store-unavailable and /readyz 503; both recover")
+    func lockedStoreFailsClosed() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        var configuration = GatewayConfiguration.forTesting(in: directory)
+        configuration.store.busyTimeout = .milliseconds(100)
+        let backend = RecordingBackend()
+        try await withGateway(configuration, backend: backend) { gateway in
+            let other = try SQLiteConnection(path: configuration.store.path, flags: SQLiteConnection.writerFlags)
+            try other.execute("BEGIN IMMEDIATE")
+            let refused = try await post(port: gateway.port, key: "locked")
+            #expect(refused.status == 503)
+            #expect(refused.header("Retry-After") == "1")
+            #expect(refused.header("Content-Type") == "application/problem+json")
+            #expect(refused.text.contains("problem-store-unavailable"))
+            #expect(backend.calls == 0, "nothing is forwarded without a claim")
+            #expect(try await admin("/readyz", gateway: gateway).status == 503)
+            try other.execute("ROLLBACK")
+            try other.close()
+            #expect(try await admin("/readyz", gateway: gateway).status == 200)
+            #expect(try await post(port: gateway.port, key: "locked").status == 201)
+            #expect(backend.calls == 1)
         }
     }
 
