@@ -3,6 +3,8 @@ import IdempotencyGateway
 import TestSupport
 import Testing
 
+@testable import GatewayStore
+
 /// The value of one series (`name{labels}` exactly as exposed) in Prometheus text, 0 when absent.
 func metricValue(_ exposition: String, _ series: String) -> Double {
     for line in exposition.split(separator: "\n") where line.hasPrefix(series + " ") {
@@ -30,6 +32,43 @@ struct MetricsEndpointTests {
                 configuration: .forTesting(in: directory), backend: RecordingBackend(), logger: quietLogger)
             do {
                 try await Self.measure(gateway)
+            } catch {
+                await gateway.shutdown()
+                throw error
+            }
+            await gateway.shutdown()
+        }
+    }
+
+    @Test("a body too large to store moves idempotency_body_omitted_total; a store failure with fail-open moves outcome fail_open")
+    func omittedBodiesAndFailOpenAreCounted() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        var configuration = GatewayConfiguration.forTesting(in: directory)
+        configuration.idempotency.maxStoredResponseBytes = 8  // the backend's body is 22 bytes
+        configuration.idempotency.failOpen = true
+        configuration.store.busyTimeout = .milliseconds(100)
+        let omitted = "idempotency_body_omitted_total"
+        let failOpen = #"idempotency_requests_total{outcome="fail_open"}"#
+        try await TrafficLock.shared.exclusive {
+            let gateway = try await Gateway.start(
+                configuration: configuration, backend: RecordingBackend(), logger: quietLogger)
+            do {
+                let before = try await admin("/metrics", gateway: gateway).text
+                #expect(try await post(port: gateway.port, key: "too-large").status == 201)
+                // Another connection holds the write lock past the busy timeout: the claim fails, and fail-open
+                // forwards the request without idempotency, marked.
+                let other = try SQLiteConnection(path: configuration.store.path, flags: SQLiteConnection.writerFlags)
+                try other.execute("BEGIN IMMEDIATE")
+                let degraded = try await post(port: gateway.port, key: "degraded")
+                try other.execute("ROLLBACK")
+                try other.close()
+                #expect(degraded.status == 201)
+                #expect(degraded.header("Idempotency-Degraded") == "true")
+                let after = try await admin("/metrics", gateway: gateway).text
+                // Process-wide counters: at least this gateway's own (exactly, when the suite runs alone).
+                #expect(metricValue(after, omitted) - metricValue(before, omitted) >= 1)
+                #expect(metricValue(after, failOpen) - metricValue(before, failOpen) >= 1)
             } catch {
                 await gateway.shutdown()
                 throw error
