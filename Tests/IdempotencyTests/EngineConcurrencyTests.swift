@@ -82,6 +82,7 @@ struct EngineConcurrencyTests {
 
         gate.open()  // the stale first exchange finally answers
         #expect(await eventually { harness.store.rejectedCompletes == 1 })
+        #expect(await eventually { harness.metrics.value(IdempotencyMetricNames.staleOwner) == 1 })
         #expect(await eventually { harness.engine.inFlightCount == 0 })
         let record = try #require(try await harness.engine.record(for: RecordKey(scope: "", key: "abc-123")))
         #expect(record.response.map { String(decoding: $0.body, as: UTF8.self) }?.contains("order-2") == true)

@@ -92,6 +92,8 @@ struct Harness {
     let backend: TestBackend
     let clock: TestClock
     let engine: IdempotencyEngine
+    /// The engine's metrics, per harness (not the process-wide factory).
+    let metrics = RecordingMetrics()
 
     init(
         configuration: IdempotencyConfiguration = IdempotencyConfiguration(),
@@ -105,7 +107,8 @@ struct Harness {
         var logger = Logger(label: "idempotency-tests")
         logger.logLevel = .critical
         engine = IdempotencyEngine(
-            configuration: configuration, store: store, next: backend, wallClock: clock.closure, logger: logger)
+            configuration: configuration, store: store, next: backend, wallClock: clock.closure, logger: logger,
+            metricsFactory: metrics)
     }
 
     func send(_ request: GatewayRequest = makeRequest()) async -> (GatewayResponse, IdempotencyOutcome) {

@@ -26,11 +26,12 @@ private final class StreamingBackend: HTTPHandler {
 @Suite("Engine: streamed bodies")
 struct EngineStreamingTests {
     private static func engine(
-        _ backend: any HTTPHandler, configuration: IdempotencyConfiguration = IdempotencyConfiguration()
+        _ backend: any HTTPHandler, configuration: IdempotencyConfiguration = IdempotencyConfiguration(),
+        metrics: RecordingMetrics = RecordingMetrics()
     ) -> IdempotencyEngine {
         IdempotencyEngine(
             configuration: configuration, store: TestKeyStore(), next: backend, wallClock: TestClock().closure,
-            logger: .init(label: "engine-streaming-tests"))
+            logger: .init(label: "engine-streaming-tests"), metricsFactory: metrics)
     }
 
     @Test func onlyPassthroughRequestsAcceptStreamedBodies() {
@@ -139,9 +140,11 @@ struct EngineStreamingTests {
             return GatewayResponse(head: HTTPResponse(status: .created), bodyStream: stream)
         }
         // Each body (4000 bytes) is storable; two of them are not held at once within 6000 bytes.
+        let metrics = RecordingMetrics()
         let engine = Self.engine(
             backend,
-            configuration: IdempotencyConfiguration(maxStoredResponseBytes: 5000, maxBufferedResponseBytes: 6000))
+            configuration: IdempotencyConfiguration(maxStoredResponseBytes: 5000, maxBufferedResponseBytes: 6000),
+            metrics: metrics)
         var request = makeRequest(method: .post, key: "held-1", body: "x")
         request.allowsStreamedResponse = true
         var held: GatewayResponse? = await engine.process(request).0
@@ -163,6 +166,8 @@ struct EngineStreamingTests {
             // The start's share went back once it was handed out, while the response itself still lives.
             #expect(engine.responseBudget.inUse == 4000)
             #expect(engine.responseBudget.refusals == 1)
+            #expect(metrics.value(IdempotencyMetricNames.responseBudgetRefusals) == 1)
+            #expect(metrics.value(IdempotencyMetricNames.bodyOmitted) == 1)
             _ = over
         }
 

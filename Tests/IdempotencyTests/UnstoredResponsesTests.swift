@@ -50,15 +50,17 @@ struct UnstoredResponsesTests {
         let logs = CapturedLogs()
         let store = TestKeyStore()
         let backend = TestBackend()
+        let metrics = RecordingMetrics()
         let engine = IdempotencyEngine(
             configuration: IdempotencyConfiguration(unstoredQueueEntries: 2), store: store, next: backend,
-            logger: Logger(label: "engine") { _ in logs.handler() })
+            logger: Logger(label: "engine") { _ in logs.handler() }, metricsFactory: metrics)
         store.fail(with: .database(code: 13, message: "full"), operations: ["complete"])
         for key in ["k1", "k2", "k3"] {
             let (response, outcome) = await engine.process(makeRequest(key: key))
             #expect(outcome == .forwarded)
             #expect(response.header(IdempotencyHeaders.idempotencyDegraded) == "true")
         }
+        #expect(metrics.value(IdempotencyMetricNames.unstoredResponses) == 3, "each response the store did not take")
         let full = logs.lines.withLock { $0 }.filter { $0.contains("reason=too many responses are waiting to be stored") }
         #expect(full.count == 1, "\(full)")
         #expect(full.first?.contains("key=\(KeyDigest.short("k3"))") == true)
