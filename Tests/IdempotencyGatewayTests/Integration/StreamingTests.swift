@@ -85,6 +85,46 @@ struct GatewayStreamingTests {
         await upstream.stop()
     }
 
+    /// A large keyed response is streamed; a client that goes away mid-stream stops it (the upstream connection is
+    /// closed, not read to its end), and the record, stored before the stream began, replays without its body.
+    @Test("a client that leaves a large keyed response mid-stream closes its upstream connection; the retry replays")
+    func aClientLeavingALargeKeyedResponseClosesItsUpstream() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let size = 16 << 20
+        let upstream = try ScriptedUpstream { connection in
+            guard try await connection.readRequest(timeout: .seconds(20)) != nil else { return }
+            try await connection.write("HTTP/1.1 201 Created\r\nContent-Length: \(size)\r\n\r\n")
+            // In pieces over 12.8 s, past the 10 s the test waits: the script ends in time only when the gateway
+            // closes the connection.
+            let piece = [UInt8](repeating: 0x62, count: 256 << 10)
+            for _ in 0..<(size / piece.count) {
+                try await connection.write(piece)
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        try await withGateway(Self.configuration(in: directory, upstream: upstream.port)) { gateway in
+            let client = try await TestClient.connect(port: gateway.port)
+            try await client.send("POST /orders HTTP/1.1\r\nHost: g.test\r\nIdempotency-Key: big-down\r\nContent-Type: application/json\r\nContent-Length: 1\r\n\r\nx")
+            var got = 0
+            let deadline = ContinuousClock.now + .seconds(20)
+            while got < 1 << 20 {
+                let count = try await client.socket.read(deadline: deadline) { _ in }
+                try #require(count > 0)
+                got += count
+            }
+            client.close()
+            // The upstream's script ends early (its writes fail) once the gateway closes the connection.
+            #expect(await eventually(timeout: .seconds(10)) { upstream.finishedCount == 1 })
+            let retry = try await post(port: gateway.port, key: "big-down", body: "x")
+            #expect(retry.status == 201)
+            #expect(retry.header("Idempotent-Replayed") == "true")
+            #expect(retry.header("Idempotent-Replay-Body") == "omitted")
+            #expect(upstream.acceptedCount == 1)
+        }
+        await upstream.stop()
+    }
+
     @Test("a keyed POST with a large body is buffered, fingerprinted, recorded and replayed")
     func keyedLargeBodyIsBuffered() async throws {
         let directory = try ScratchDirectory()
