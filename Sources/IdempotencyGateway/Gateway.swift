@@ -84,6 +84,7 @@ public final class Gateway: Sendable {
         IOLoop.busyPollBudget = configuration.busyPoll
         if configuration.admin.listen != nil {
             _ = GatewayMetrics.registry  // bootstrap swift-metrics before any metric is created
+            GatewayMetrics.registerRequestDurations()
         }
         // Each part logs under its own label, at the level of the logger given here.
         func partLogger(_ label: String) -> Logger {

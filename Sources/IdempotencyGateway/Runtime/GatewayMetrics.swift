@@ -33,6 +33,11 @@ enum GatewayMetrics {
         durations[outcome]!
     }
 
+    /// Creates the request-duration series now, so that `/metrics` shows them (at zero) from the first scrape.
+    static func registerRequestDurations() {
+        _ = durations
+    }
+
     /// `gateway_requests_in_flight`: requests between arrival and response, counted per request with one atomic
     /// add and published to the gauge when `/metrics` is scraped (not on every request).
     static let requestsInFlight = InFlight()
