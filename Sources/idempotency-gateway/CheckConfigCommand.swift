@@ -27,7 +27,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
         // The rules across keys that `serve` checks before it starts (a budget below a limit, route methods…), so
         // that a configuration this command passes also starts.
         do throws(ConfigurationError) {
-            try loaded.configuration.validate()
+            try loaded.validate()
         } catch {
             for problem in error.problems { ConfigurationLoading.printError("error: \(problem)") }
             throw ExitCode.failure

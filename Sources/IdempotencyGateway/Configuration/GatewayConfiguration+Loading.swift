@@ -11,6 +11,25 @@ public struct LoadedConfiguration: Sendable, Equatable {
     public var warnings: [String]
     /// The configuration file that was read, if any.
     public var configFile: String?
+    /// Where each key that is not at its default was set (`environment variable GATEWAY_…`, `flag --lease`,
+    /// `config file …`), for problems found after loading.
+    public var sources: [String: String] = [:]
+
+    /// ``GatewayConfiguration/validate()`` (the rules across keys, which `serve` applies at start), with each
+    /// problem's source as loading reports it for a single value.
+    public func validate() throws(ConfigurationError) {
+        do {
+            try configuration.validate()
+        } catch {
+            throw ConfigurationError(
+                problems: error.problems.map { problem in
+                    var problem = problem
+                    if problem.source == nil { problem.source = sources[problem.key] }
+                    return problem
+                },
+                warnings: error.warnings)
+        }
+    }
 }
 
 extension GatewayConfiguration {
@@ -104,7 +123,12 @@ extension GatewayConfiguration {
         configuration.validate(into: &values)
         problems += values.problems
         guard problems.isEmpty else { throw ConfigurationError(problems: problems, warnings: warnings) }
-        return LoadedConfiguration(configuration: configuration, warnings: warnings, configFile: configFile)
+        var sources: [String: String] = [:]
+        for key in ConfigurationKeys.all {
+            if let source = values.source(of: key) { sources[key] = source }
+        }
+        return LoadedConfiguration(
+            configuration: configuration, warnings: warnings, configFile: configFile, sources: sources)
     }
 
     /// Reads every key, keeping the default where a key is not set anywhere.

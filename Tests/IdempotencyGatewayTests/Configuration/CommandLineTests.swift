@@ -84,6 +84,19 @@ struct CommandLineTests {
         #expect(result.standardOutput.isEmpty)
     }
 
+    /// A value that breaks a rule across keys is reported, by `check-config` and by `serve` before it starts, with
+    /// where it was set, as a single bad value is.
+    @Test func ruleAcrossKeysNamesWhereTheValueWasSet() async throws {
+        let environment = ["GATEWAY_SERVER_MAX_BUFFERED_BODY_BYTES": "1MiB"]
+        for arguments in [["check-config"], ["serve", "--listen", "127.0.0.1:0", "--admin-listen", "off", "--store", ":memory:"]] {
+            let result = try await GatewayExecutable.run(arguments, environment: environment)
+            #expect(result.status == 1, "\(arguments)")
+            #expect(result.standardError.contains(
+                #"invalid value "1MiB" for server.max-buffered-body-bytes: must be at least server.max-body-bytes (8MiB)"#))
+            #expect(result.standardError.contains("(from environment variable GATEWAY_SERVER_MAX_BUFFERED_BODY_BYTES)"))
+        }
+    }
+
     @Test func checkConfigStrictTurnsWarningsIntoFailure() async throws {
         let file = try TemporaryYAML("listn: 127.0.0.1:1\n")
         defer { file.remove() }
