@@ -26,12 +26,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
         let loaded = try ConfigurationLoading.load(configFile: config)
         // The rules across keys that `serve` checks before it starts (a budget below a limit, route methods…), so
         // that a configuration this command passes also starts.
-        do throws(ConfigurationError) {
-            try loaded.validate()
-        } catch {
-            for problem in error.problems { ConfigurationLoading.printError("error: \(problem)") }
-            throw ExitCode.failure
-        }
+        try ConfigurationLoading.validate(loaded)
         if strict && !loaded.warnings.isEmpty {
             ConfigurationLoading.printError("error: --strict: \(loaded.warnings.count) warning(s)")
             throw ExitCode.failure

@@ -24,6 +24,17 @@ enum ConfigurationLoading {
         }
     }
 
+    /// Applies the rules across keys (``LoadedConfiguration/validate()``); each problem is printed with where its
+    /// value was set, and the command fails.
+    static func validate(_ loaded: LoadedConfiguration) throws {
+        do throws(ConfigurationError) {
+            try loaded.validate()
+        } catch {
+            for problem in error.problems { printError("error: \(problem)") }
+            throw ExitCode.failure
+        }
+    }
+
     /// Writes `line` to standard error.
     static func printError(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))

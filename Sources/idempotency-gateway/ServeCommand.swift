@@ -86,12 +86,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let loaded = try ConfigurationLoading.load(configFile: config, overrides: overrides)
         // The rules across keys, reported like a bad value (with where it was set) before anything starts.
-        do throws(ConfigurationError) {
-            try loaded.validate()
-        } catch {
-            for problem in error.problems { ConfigurationLoading.printError("error: \(problem)") }
-            throw ExitCode.failure
-        }
+        try ConfigurationLoading.validate(loaded)
         let configuration = loaded.configuration
         GatewayLogging.bootstrap(configuration.log)
         let logger = Logger(label: "idempotency-gateway")
