@@ -80,6 +80,18 @@ public final class TestClient: Sendable {
         return all
     }
 
+    /// Reads and discards at least `count` bytes (the start of a long response the test then abandons).
+    /// - Throws: ``TestClientError/closedEarly(received:)`` when the server closes first; a timeout.
+    public func discard(atLeast count: Int, timeout: Duration = .seconds(10)) async throws {
+        var got = 0
+        let deadline = ContinuousClock.now + timeout
+        while got < count {
+            let read = try await socket.read(deadline: deadline) { _ in }
+            if read == 0 { throw TestClientError.closedEarly(received: 0) }
+            got += read
+        }
+    }
+
     /// What arrives within `timeout` (empty when nothing did), in one read at most; nil when the server closed the
     /// connection.
     public func readAvailable(within timeout: Duration) async throws -> [UInt8]? {
