@@ -32,6 +32,12 @@ public struct ReverseProxyBackend: HTTPHandler {
         }
         // The request is ours: its head is edited in place (no copy of its header fields).
         HopByHopHeaders.remove(from: &request.head.headerFields)
+        // RFC 9110 §10.1.1: the server answered the client's `100-continue` (the only expectation it accepts). A
+        // buffered body goes out whole with the head, so the upstream is not asked to wait for it, and an HTTP/1.0
+        // client's expectation, which is to be ignored, is not passed on as if it were HTTP/1.1's.
+        if request.bodyStream == nil || request.connection.version == .http1_0 {
+            request.head.headerFields[.expect] = nil
+        }
         // RFC 9110 §7.6.3: a gateway sends Via in each request it forwards (received protocol, then pseudonym).
         let via = request.connection.version == .http1_0 ? Self.via10 : Self.via11
         if let existing = request.head.headerFields[.via] {

@@ -151,6 +151,8 @@ struct ProxyCurlTests {
                 #expect(heads.last?.hasPrefix("HTTP/1.1 200 OK") == true)
                 #expect(body == "POST /expect 4096 bytes fnv=\(fnv1a(bytes))")
                 #expect(upstream.last?.body == bytes)
+                // The gateway answered the expectation; the buffered body went upstream whole, without it.
+                #expect(upstream.last?.head.headerFields[.expect] == nil)
             }
         }
     }
