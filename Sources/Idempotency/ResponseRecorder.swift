@@ -6,10 +6,10 @@ import HTTPTypes
 ///
 /// Storing (draft-ietf-httpapi-idempotency-key-header-07 §2.6, "the result of the previously completed
 /// operation"): the status, the header fields in order with their names as received, and the body. Not stored:
-/// the configured dropped fields (hop-by-hop, `Set-Cookie`), the fields the response's `Connection` header names
-/// (RFC 9110 §7.6.1), and `Content-Length` (the server recomputes framing), except in the answer to a `HEAD`
-/// request, which has no body: there it is the length a `GET` would have had (RFC 9110 §9.3.2), replayed as such
-/// (unless the dropped fields name it).
+/// the hop-by-hop fields (``HopByHopHeaders``), the configured dropped fields (`Set-Cookie`), the fields the
+/// response's `Connection` header names (RFC 9110 §7.6.1), and `Content-Length` (the server recomputes framing),
+/// except in the answer to a `HEAD` request, which has no body: there it is the length a `GET` would have had
+/// (RFC 9110 §9.3.2), replayed as such (unless the dropped fields name it).
 /// A body over the storable limit is not stored: the record gets the pseudo-field ``bodyOmittedMarker`` (a name no
 /// HTTP field can have, so no backend header can be mistaken for it) and an empty body.
 ///
@@ -26,17 +26,11 @@ package struct ResponseRecorder: Sendable {
     private let keepsHEADContentLength: Bool
     let maxBodyBytes: Int
 
-    /// The hop-by-hop fields of RFC 9110 §7.6.1, never stored whatever `droppedResponseHeaders` says: they describe
-    /// the connection the response came on, not the response (`Proxy-*` by prefix, below).
-    static let hopByHopNames: Set<String> = [
-        "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
-    ]
-
-    /// - Parameter droppedResponseHeaders: fields never stored besides the hop-by-hop ones (names; `Prefix-*` for a
-    ///   prefix).
+    /// - Parameter droppedResponseHeaders: fields never stored besides the hop-by-hop ones (``HopByHopHeaders``,
+    ///   which describe the connection a response came on, not the response); names, or `Prefix-*` for a prefix.
     init(droppedResponseHeaders: [HTTPField.Name], maxBodyBytes: Int) {
-        var names: Set<String> = Self.hopByHopNames.union([HTTPField.Name.contentLength.canonicalName])
-        var prefixes: [String] = ["proxy-"]
+        var names: Set<String> = [HTTPField.Name.contentLength.canonicalName]
+        var prefixes: [String] = []
         for name in droppedResponseHeaders {
             let canonical = name.canonicalName
             if canonical.hasSuffix("*") {
@@ -65,7 +59,7 @@ package struct ResponseRecorder: Sendable {
         var connectionNamed: Set<String> = []
         for value in fields[values: .connection] {
             for token in value.split(separator: ",") {
-                connectionNamed.insert(token.trimmingSpaces.lowercased())
+                connectionNamed.insert(token.trimmingSpaces().lowercased())
             }
         }
         let omitted = bodyTooLarge || response.body.count > maxBodyBytes
@@ -78,7 +72,11 @@ package struct ResponseRecorder: Sendable {
                 stored.append(StoredResponse.Field(name: field.name.rawName, value: field.value))
                 continue
             }
-            if droppedNames.contains(canonical) || connectionNamed.contains(canonical) { continue }
+            if HopByHopHeaders.isHopByHop(canonical) || droppedNames.contains(canonical)
+                || connectionNamed.contains(canonical)
+            {
+                continue
+            }
             if !droppedPrefixes.isEmpty, droppedPrefixes.contains(where: { canonical.hasPrefix($0) }) { continue }
             stored.append(StoredResponse.Field(name: field.name.rawName, value: field.value))
         }
@@ -113,15 +111,5 @@ package struct ResponseRecorder: Sendable {
         // Encoded once: every send of this replay writes the same status line and fields.
         replay.encodedHead = HTTPEncoder.encodeStatusAndFields(replay.head)
         return replay
-    }
-}
-
-extension Substring {
-    /// Without leading and trailing spaces and tabs (RFC 9110 §5.6.1 list OWS).
-    var trimmingSpaces: Substring {
-        var s = self
-        while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
-        while let c = s.last, c == " " || c == "\t" { s.removeLast() }
-        return s
     }
 }

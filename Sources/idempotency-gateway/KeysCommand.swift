@@ -10,9 +10,6 @@ struct KeysCommand: AsyncParsableCommand {
         subcommands: [List.self, Show.self, Delete.self, Stats.self]
     )
 
-    /// A `--scope` as given (``KeyAdministration/scope(_:)``: `-` is the unscoped space).
-    static func scopeValue(_ given: String) -> String { KeyAdministration.scope(given) }
-
     /// The store location shared by the `keys` subcommands.
     struct StoreOptions: ParsableArguments {
         @Option(name: .long, help: ArgumentHelp(
@@ -57,7 +54,7 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let path = try storeOptions.storePath()
             try await reportingFailure {
-                print(try await KeyAdministration.list(scope: scope.map(KeysCommand.scopeValue), limit: limit, storePath: path))
+                print(try await KeyAdministration.list(scope: scope.map(KeyAdministration.scope), limit: limit, storePath: path))
             }
         }
     }
@@ -77,7 +74,7 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let path = try storeOptions.storePath()
             try await reportingFailure {
-                print(try await KeyAdministration.show(key: key, scope: KeysCommand.scopeValue(scope), storePath: path))
+                print(try await KeyAdministration.show(key: key, scope: KeyAdministration.scope(scope), storePath: path))
             }
         }
     }
@@ -103,7 +100,7 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let path = try storeOptions.storePath()
             try await reportingFailure {
-                let results = try await KeyAdministration.delete(keys: keys, scope: KeysCommand.scopeValue(scope), storePath: path)
+                let results = try await KeyAdministration.delete(keys: keys, scope: KeyAdministration.scope(scope), storePath: path)
                 for key in keys { print("\(results[key] == true ? "deleted" : "not-found") \(key)") }
             }
         }

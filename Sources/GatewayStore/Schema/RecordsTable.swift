@@ -167,8 +167,8 @@ enum RecordsTable {
         }
     }
 
-    /// Live in-flight, live completed and expired (either state) row counts.
-    /// In flight, completed, expired, and in flight with the lease over (a subset of the first), at `now`.
+    /// Live in-flight, live completed and expired (either state) row counts, and the live in-flight ones whose lease
+    /// is over (a subset of the first), at `now`.
     static func counts(now: Timestamp, on db: SQLiteConnection) throws(SQLiteError) -> (Int, Int, Int, Int) {
         try db.withStatement(
             """

@@ -70,7 +70,8 @@ public enum HopByHopHeaders {
 }
 
 extension Substring {
-    func trimmingSpaces() -> Substring {
+    /// Without leading and trailing spaces and tabs (RFC 9110 §5.6.1 list OWS).
+    package func trimmingSpaces() -> Substring {
         var slice = self
         while let first = slice.first, first == " " || first == "\t" { slice = slice.dropFirst() }
         while let last = slice.last, last == " " || last == "\t" { slice = slice.dropLast() }
