@@ -46,22 +46,22 @@ extension ReverseProxyBackend {
     ) -> [UInt8] {
         let bytes = head.bytes
         var message: [UInt8] = []
-        message.reserveCapacity(bytes.count + 256 + body.count)
-        message.append(contentsOf: head.method.rawValue.utf8)
+        message.reserveCapacity(bytes.count + 320 + body.count)
+        message.appendUTF8(head.method.rawValue)
         message.append(0x20)
         let base = client.configuration.basePath
-        if !base.isEmpty { message.append(contentsOf: base.utf8) }
+        if !base.isEmpty { message.appendUTF8(base) }
         message.append(contentsOf: bytes[head.originFormTarget!])
-        message.append(contentsOf: " HTTP/1.1\r\nHost: ".utf8)
+        message.appendASCII(" HTTP/1.1\r\nHost: ")
         // An empty Host is replaced by the upstream's address (as in handle(_:)).
         var host: Range<Int>?
         for index in 0..<head.fieldCount where head.isHost(at: index) { host = head.value(at: index) }
         if let host, !host.isEmpty {
             message.append(contentsOf: bytes[host])
         } else {
-            message.append(contentsOf: client.configuration.address.description.utf8)
+            message.appendUTF8(client.configuration.address.description)
         }
-        message.append(contentsOf: "\r\n".utf8)
+        message.appendASCII("\r\n")
         let peer = connection.remoteAddress
         var seen = EditedFields()
         for index in 0..<head.fieldCount {
@@ -75,43 +75,77 @@ extension ReverseProxyBackend {
                 if bytes[value].elementsEqual(requestID.utf8) {
                     FieldBytes.append(bytes[name], bytes[value], to: &message)
                 } else {
-                    FieldBytes.append("X-Request-Id", requestID, to: &message)
+                    FieldBytes.append("X-Request-Id: ", requestID, to: &message)
                 }
             case .via:
                 seen.via = true
-                FieldBytes.append("Via", bytes[value], then: ", " + Self.via11, to: &message)
+                FieldBytes.append("Via: ", bytes[value], then: ", ", Self.via11, to: &message)
             case .forwardedFor:
                 seen.forwardedFor = true
                 if peer.isEmpty {
                     FieldBytes.append(bytes[name], bytes[value], to: &message)
                 } else {
-                    FieldBytes.append("X-Forwarded-For", bytes[value], then: ", " + peer, to: &message)
+                    FieldBytes.append("X-Forwarded-For: ", bytes[value], then: ", ", peer, to: &message)
                 }
             case .forwardedProto:
                 seen.forwardedProto = true
-                FieldBytes.append("X-Forwarded-Proto", connection.scheme, to: &message)
+                FieldBytes.append("X-Forwarded-Proto: ", connection.scheme, to: &message)
             case .other:
                 FieldBytes.append(bytes[name], bytes[value], to: &message)
             }
         }
         // Appended in the order handle(_:) (after RequestIDForwarding) appends them.
-        if !seen.requestID { FieldBytes.append("X-Request-Id", requestID, to: &message) }
-        if !seen.via { FieldBytes.append("Via", Self.via11, to: &message) }
-        if !seen.forwardedFor, !peer.isEmpty { FieldBytes.append("X-Forwarded-For", peer, to: &message) }
-        if !seen.forwardedProto { FieldBytes.append("X-Forwarded-Proto", connection.scheme, to: &message) }
+        if !seen.requestID { FieldBytes.append("X-Request-Id: ", requestID, to: &message) }
+        if !seen.via { FieldBytes.append("Via: ", Self.via11, to: &message) }
+        if !seen.forwardedFor, !peer.isEmpty { FieldBytes.append("X-Forwarded-For: ", peer, to: &message) }
+        if !seen.forwardedProto { FieldBytes.append("X-Forwarded-Proto: ", connection.scheme, to: &message) }
         // Its host is the request's own (none when Host is empty), as in handle(_:).
-        let authority = host.flatMap { $0.isEmpty ? nil : String(decoding: bytes[$0], as: UTF8.self) }
-        FieldBytes.append(
-            "Forwarded", Self.forwardedElement(peer: peer, scheme: connection.scheme, host: authority), to: &message)
+        message.appendASCII("Forwarded: ")
+        Self.appendForwardedElement(
+            peer: peer, scheme: connection.scheme, host: host.flatMap { $0.isEmpty ? nil : bytes[$0] }, to: &message)
+        message.appendASCII("\r\n")
         // As HTTPEncoder frames a buffered body for the upstream.
         if !body.isEmpty || head.method == .post || head.method == .put || head.method == .patch {
-            message.append(contentsOf: "Content-Length: ".utf8)
-            message.append(contentsOf: String(body.count).utf8)
-            message.append(contentsOf: "\r\n".utf8)
+            message.appendASCII("Content-Length: ")
+            message.appendDecimal(body.count)
+            message.appendASCII("\r\n")
         }
-        message.append(contentsOf: "\r\n".utf8)
+        message.appendASCII("\r\n")
         message.append(contentsOf: body)
         return message
+    }
+
+    /// ``forwardedElement(peer:scheme:host:)`` written into `buffer`, with the host as the request carried it.
+    static func appendForwardedElement(peer: String, scheme: String, host: ArraySlice<UInt8>?, to buffer: inout [UInt8]) {
+        if peer.isEmpty {
+            buffer.appendASCII("for=unknown")
+        } else if peer.utf8.contains(UInt8(ascii: ":")) {
+            buffer.appendASCII("for=\"[")
+            buffer.appendUTF8(peer)
+            buffer.appendASCII("]\"")
+        } else {
+            buffer.appendASCII("for=")
+            buffer.appendUTF8(peer)
+        }
+        buffer.appendASCII(";proto=")
+        buffer.appendUTF8(scheme)
+        guard let host, !host.isEmpty else { return }
+        // A token can go bare; anything else (":" of a port, "[" of IPv6) is quoted (RFC 7239 §4).
+        if host.allSatisfy(isForwardedTokenByte) {
+            buffer.appendASCII(";host=")
+            buffer.append(contentsOf: host)
+        } else {
+            buffer.appendASCII(";host=\"")
+            for byte in host where byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") { buffer.append(byte) }
+            buffer.append(UInt8(ascii: "\""))
+        }
+    }
+
+    /// The bytes ``forwardedElement(peer:scheme:host:)`` leaves unquoted in a host.
+    @inline(__always)
+    static func isForwardedTokenByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
+            || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
     }
 
     /// The response's status line (after the version) and fields as the server writes them after ``handle(_:)``
@@ -133,7 +167,7 @@ extension ReverseProxyBackend {
         } else {
             encoded.append(contentsOf: bytes[head.reasonPhrase])
         }
-        encoded.append(contentsOf: "\r\n".utf8)
+        encoded.appendASCII("\r\n")
         var hasDate = false
         var wroteRequestID = false
         for index in 0..<head.fieldCount {
@@ -146,14 +180,14 @@ extension ReverseProxyBackend {
                 continue
             case .requestID:
                 // Replaced in place by the gateway's id; later ones go.
-                if !wroteRequestID { FieldBytes.append("X-Request-Id", requestID, to: &encoded) }
+                if !wroteRequestID { FieldBytes.append("X-Request-Id: ", requestID, to: &encoded) }
                 wroteRequestID = true
             default:
                 if bytes.equalsCaseInsensitive(name, "date") { hasDate = true }
                 FieldBytes.append(bytes[name], bytes[value], to: &encoded)
             }
         }
-        if !wroteRequestID { FieldBytes.append("X-Request-Id", requestID, to: &encoded) }
+        if !wroteRequestID { FieldBytes.append("X-Request-Id: ", requestID, to: &encoded) }
         return (encoded, hasDate)
     }
 }
@@ -213,9 +247,10 @@ private struct EditedFields {
     }
 }
 
-/// Field lines written as ``HTTPEncoder`` writes them: `name: value` CRLF.
+/// Field lines written as ``HTTPEncoder`` writes them: `name: value` CRLF. A name given as a `StaticString` carries
+/// its `": "`, so that each piece is one copy.
 private enum FieldBytes {
-    static func append(_ name: some Collection<UInt8>, _ value: some Collection<UInt8>, to buffer: inout [UInt8]) {
+    static func append(_ name: ArraySlice<UInt8>, _ value: ArraySlice<UInt8>, to buffer: inout [UInt8]) {
         buffer.append(contentsOf: name)
         buffer.append(0x3A)
         buffer.append(0x20)
@@ -224,21 +259,22 @@ private enum FieldBytes {
         buffer.append(0x0A)
     }
 
-    static func append(_ name: String, _ value: String, to buffer: inout [UInt8]) {
-        append(name.utf8, value.utf8, to: &buffer)
+    static func append(_ nameAndColon: StaticString, _ value: String, to buffer: inout [UInt8]) {
+        buffer.appendASCII(nameAndColon)
+        buffer.appendUTF8(value)
+        buffer.append(0x0D)
+        buffer.append(0x0A)
     }
 
-    static func append(_ name: String, _ value: some Collection<UInt8>, to buffer: inout [UInt8]) {
-        append(name.utf8, value, to: &buffer)
-    }
-
-    /// `name: value` followed by `suffix` in the value.
-    static func append(_ name: String, _ value: some Collection<UInt8>, then suffix: String, to buffer: inout [UInt8]) {
-        buffer.append(contentsOf: name.utf8)
-        buffer.append(0x3A)
-        buffer.append(0x20)
+    /// `name: value` followed by `separator` and `suffix` in the value.
+    static func append(
+        _ nameAndColon: StaticString, _ value: ArraySlice<UInt8>, then separator: StaticString, _ suffix: String,
+        to buffer: inout [UInt8]
+    ) {
+        buffer.appendASCII(nameAndColon)
         buffer.append(contentsOf: value)
-        buffer.append(contentsOf: suffix.utf8)
+        buffer.appendASCII(separator)
+        buffer.appendUTF8(suffix)
         buffer.append(0x0D)
         buffer.append(0x0A)
     }
@@ -247,5 +283,40 @@ private enum FieldBytes {
     /// of other fields to remove).
     static func isConnectionOption(_ bytes: [UInt8], _ value: Range<Int>) -> Bool {
         bytes.equalsCaseInsensitive(value, "close") || bytes.equalsCaseInsensitive(value, "keep-alive")
+    }
+}
+
+extension [UInt8] {
+    /// Appends an ASCII literal with one copy.
+    @inline(__always)
+    mutating func appendASCII(_ literal: StaticString) {
+        append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    /// Appends a string's UTF-8 with one copy (a small string's bytes are not walked one by one).
+    @inline(__always)
+    mutating func appendUTF8(_ string: String) {
+        var string = string
+        string.withUTF8 { append(contentsOf: $0) }
+    }
+
+    /// Appends a non-negative integer in decimal, without a String.
+    mutating func appendDecimal(_ value: Int) {
+        precondition(value >= 0)
+        if value < 10 {
+            append(UInt8(truncatingIfNeeded: 0x30 + value))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for Int.max's 19 digits
+        var count = 0
+        var rest = value
+        Swift.withUnsafeMutableBytes(of: &digits) { scratch in
+            while rest > 0 {
+                scratch[23 - count] = UInt8(truncatingIfNeeded: 0x30 + rest % 10)
+                rest /= 10
+                count += 1
+            }
+            append(contentsOf: scratch[(24 - count)...])
+        }
     }
 }

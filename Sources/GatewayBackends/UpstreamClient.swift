@@ -104,7 +104,7 @@ public final class UpstreamClient: Sendable {
         // The gateway does it only for safe methods (§9.2.1; PUT and DELETE change state, and a key may cover
         // them, so they are never sent twice), once, on a fresh connection, and only when the failed connection was
         // a reused one: an upstream that closed it as it sat in the pool, a race no liveness check rules out.
-        var mayResendAfterEarlyClose = Self.safeMethods.contains(method)
+        var mayResendAfterEarlyClose = Self.isSafe(method)
         var fresh = false
         while true {
             let (socket, reusedDecoder, reused, written) = try await sendHead(message, fresh: fresh)
@@ -141,8 +141,10 @@ public final class UpstreamClient: Sendable {
         }
     }
 
-    /// RFC 9110 §9.2.1.
-    private static let safeMethods: Set<HTTPRequest.Method> = [.get, .head, .options, .trace]
+    /// RFC 9110 §9.2.1 (compared, not hashed: this runs for every request).
+    private static func isSafe(_ method: HTTPRequest.Method) -> Bool {
+        method == .get || method == .head || method == .options || method == .trace
+    }
 
     /// Sends `head`, then the body as `stream` yields it. The head goes out alone first, so a dead pooled
     /// connection is still detected before anything was sent (and before the stream was read): only then is the

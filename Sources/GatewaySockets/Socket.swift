@@ -1,3 +1,4 @@
+import CEventPoll
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -75,12 +76,12 @@ public struct Socket: Sendable, Hashable {
 
     /// Reads up to `count` bytes into `buffer`. `.done(0)` means the peer closed.
     public func read(into buffer: UnsafeMutableRawPointer, count: Int) throws(SocketError) -> IOResult<Int> {
-        try syscall("recv") { Glibc.recv(descriptor, buffer, count, 0) }
+        try syscall("recv") { cep_recv(descriptor, buffer, count, 0) }
     }
 
     /// Writes up to `count` bytes. `MSG_NOSIGNAL`: a closed peer gives EPIPE, never SIGPIPE.
     public func write(_ buffer: UnsafeRawPointer, count: Int) throws(SocketError) -> IOResult<Int> {
-        try syscall("send") { Glibc.send(descriptor, buffer, count, Int32(MSG_NOSIGNAL)) }
+        try syscall("send") { cep_send(descriptor, buffer, count, Int32(MSG_NOSIGNAL)) }
     }
 
     public func setOption(_ level: Int32, _ name: Int32, _ value: Int32) throws(SocketError) {

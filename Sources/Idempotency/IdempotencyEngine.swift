@@ -300,13 +300,19 @@ public final class IdempotencyEngine: HTTPHandler {
     /// field. For a byte path that forwards such requests itself (and then calls ``countPassthrough()``).
     public func forwardsWithoutIdempotency(method: HTTPRequest.Method, path: String, hasKey: Bool) -> Bool {
         let route = configuration.route(for: path)
-        guard route.methods.contains(method) else { return true }
+        guard Self.covers(route.methods, method) else { return true }
         return !hasKey && !route.requireKey
+    }
+
+    /// `methods.contains(method)`, comparing instead of hashing when the set is small (it usually holds two).
+    @inline(__always)
+    private static func covers(_ methods: Set<HTTPRequest.Method>, _ method: HTTPRequest.Method) -> Bool {
+        methods.count <= 4 ? methods.contains { $0 == method } : methods.contains(method)
     }
 
     /// Counts a request forwarded without idempotency by a byte path, as ``process(_:)`` counts its own.
     public func countPassthrough() {
-        metrics.requests[.passthrough]?.increment()
+        metrics.passthroughRequests.increment()
     }
 
     /// The answer to a request forwarded without idempotency whose exchange with the upstream failed: a problem,

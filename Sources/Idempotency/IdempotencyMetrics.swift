@@ -46,6 +46,8 @@ enum StoreOperation: String, CaseIterable {
 /// (so bootstrap metrics first).
 struct IdempotencyMetrics: Sendable {
     let requests: [IdempotencyOutcome: Counter]
+    /// `requests[.passthrough]`, the byte path's counter, without a dictionary lookup.
+    let passthroughRequests: Counter
     let storeDuration: [StoreOperation: Timer]
     let storeErrors: [StoreOperation: Counter]
     let bloom: [BloomResult: Counter]
@@ -80,6 +82,7 @@ struct IdempotencyMetrics: Sendable {
                 label: IdempotencyMetricNames.bloom, dimensions: [("result", result.rawValue)], factory: factory)
         }
         self.requests = requests
+        self.passthroughRequests = requests[.passthrough]!
         self.storeDuration = durations
         self.storeErrors = errors
         self.bloom = bloom

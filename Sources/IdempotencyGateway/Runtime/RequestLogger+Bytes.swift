@@ -22,7 +22,8 @@ extension RequestLogger: ByteForwarding {
         for index in 0..<head.fieldCount where head.bytes.equalsCaseInsensitive(head.name(at: index), "idempotency-key") {
             hasKey = true
         }
-        let path = String(decoding: head.bytes[target], as: UTF8.self)
+        // Without routes the path decides nothing: no String is made of it.
+        let path = engine.configuration.routes.isEmpty ? "" : String(decoding: head.bytes[target], as: UTF8.self)
         return engine.forwardsWithoutIdempotency(method: head.method, path: path, hasKey: hasKey)
     }
 
