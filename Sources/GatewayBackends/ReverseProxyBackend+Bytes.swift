@@ -16,26 +16,28 @@ extension ReverseProxyBackend {
         case .head, .options, .trace: return false
         default: break
         }
-        var seen = EditedFields()
-        for index in 0..<head.fieldCount {
-            switch FieldKind(head.bytes, head.name(at: index)) {
-            case .connection:
-                guard FieldBytes.isConnectionOption(head.bytes, head.value(at: index)) else { return false }
-            case .hopByHop:
-                return false
-            case .requestID:
-                guard seen.note(.requestID) else { return false }
-            case .via:
-                guard seen.note(.via) else { return false }
-            case .forwardedFor:
-                guard seen.note(.forwardedFor) else { return false }
-            case .forwardedProto:
-                guard seen.note(.forwardedProto) else { return false }
-            case .host, .framing, .other:
-                break
+        return head.bytes.withUnsafeBufferPointer { bytes in
+            var seen = EditedFields()
+            for index in 0..<head.fieldCount {
+                switch FieldKind(bytes, head.name(at: index)) {
+                case .connection:
+                    guard FieldBytes.isConnectionOption(bytes, head.value(at: index)) else { return false }
+                case .hopByHop:
+                    return false
+                case .requestID:
+                    guard seen.note(.requestID) else { return false }
+                case .via:
+                    guard seen.note(.via) else { return false }
+                case .forwardedFor:
+                    guard seen.note(.forwardedFor) else { return false }
+                case .forwardedProto:
+                    guard seen.note(.forwardedProto) else { return false }
+                case .host, .framing, .other:
+                    break
+                }
             }
+            return true
         }
-        return true
     }
 
     /// The request `head` (which ``acceptsBytes(_:)`` took) with `body`, framed for the upstream: the fields as
@@ -44,100 +46,119 @@ extension ReverseProxyBackend {
     public func forwardedRequest(
         _ head: RawRequestHead, body: [UInt8], connection: ConnectionInfo, requestID: String
     ) -> [UInt8] {
-        let bytes = head.bytes
-        var message: [UInt8] = []
-        message.reserveCapacity(bytes.count + 320 + body.count)
-        message.appendUTF8(head.method.rawValue)
-        message.append(0x20)
         let base = client.configuration.basePath
-        if !base.isEmpty { message.appendUTF8(base) }
-        message.append(contentsOf: bytes[head.originFormTarget!])
-        message.appendASCII(" HTTP/1.1\r\nHost: ")
-        // An empty Host is replaced by the upstream's address (as in handle(_:)).
         var host: Range<Int>?
         for index in 0..<head.fieldCount where head.isHost(at: index) { host = head.value(at: index) }
-        if let host, !host.isEmpty {
-            message.append(contentsOf: bytes[host])
-        } else {
-            message.appendUTF8(client.configuration.address.description)
-        }
-        message.appendASCII("\r\n")
+        // An empty Host is replaced by the upstream's address (as in handle(_:)).
+        let address = host?.isEmpty == false ? "" : client.configuration.address.description
         let peer = connection.remoteAddress
-        var seen = EditedFields()
-        for index in 0..<head.fieldCount {
-            let name = head.name(at: index)
-            let value = head.value(at: index)
-            switch FieldKind(bytes, name) {
-            case .host, .framing, .connection, .hopByHop:
-                continue
-            case .requestID:
-                seen.requestID = true
-                if bytes[value].elementsEqual(requestID.utf8) {
-                    FieldBytes.append(bytes[name], bytes[value], to: &message)
+        let scheme = connection.scheme
+        // Every piece written below fits: each field line of the head at most once more than as received (a
+        // missing space after the colon), the head's bytes at most twice more (its Host again in Forwarded, its
+        // target), and the gateway's own fields.
+        let capacity =
+            3 * head.bytes.count + head.fieldCount + base.utf8.count + address.utf8.count
+            + 3 * (requestID.utf8.count + peer.utf8.count + scheme.utf8.count + Self.via11.utf8.count) + 320 + body.count
+        return ByteWriter.bytes(capacity: capacity) { message in
+            head.bytes.withUnsafeBufferPointer { bytes in
+                message.write(head.method.rawValue)
+                message.write(byte: 0x20)
+                if !base.isEmpty { message.write(base) }
+                message.write(bytes, head.originFormTarget!)
+                message.write(" HTTP/1.1\r\nHost: ")
+                if let host, !host.isEmpty {
+                    message.write(bytes, host)
                 } else {
-                    FieldBytes.append("X-Request-Id: ", requestID, to: &message)
+                    message.write(address)
                 }
-            case .via:
-                seen.via = true
-                FieldBytes.append("Via: ", bytes[value], then: ", ", Self.via11, to: &message)
-            case .forwardedFor:
-                seen.forwardedFor = true
-                if peer.isEmpty {
-                    FieldBytes.append(bytes[name], bytes[value], to: &message)
-                } else {
-                    FieldBytes.append("X-Forwarded-For: ", bytes[value], then: ", ", peer, to: &message)
+                message.write("\r\n")
+                var seen = EditedFields()
+                for index in 0..<head.fieldCount {
+                    let name = head.name(at: index)
+                    let value = head.value(at: index)
+                    switch FieldKind(bytes, name) {
+                    case .host, .framing, .connection, .hopByHop:
+                        continue
+                    case .requestID:
+                        seen.requestID = true
+                        if UnsafeBufferPointer(rebasing: bytes[value]).elementsEqual(requestID.utf8) {
+                            message.writeField(bytes, name, value)
+                        } else {
+                            message.writeField("X-Request-Id: ", requestID)
+                        }
+                    case .via:
+                        seen.via = true
+                        message.write("Via: ")
+                        message.write(bytes, value)
+                        message.write(", ")
+                        message.write(Self.via11)
+                        message.write("\r\n")
+                    case .forwardedFor:
+                        seen.forwardedFor = true
+                        if peer.isEmpty {
+                            message.writeField(bytes, name, value)
+                        } else {
+                            message.write("X-Forwarded-For: ")
+                            message.write(bytes, value)
+                            message.write(", ")
+                            message.write(peer)
+                            message.write("\r\n")
+                        }
+                    case .forwardedProto:
+                        seen.forwardedProto = true
+                        message.writeField("X-Forwarded-Proto: ", scheme)
+                    case .other:
+                        message.writeField(bytes, name, value)
+                    }
                 }
-            case .forwardedProto:
-                seen.forwardedProto = true
-                FieldBytes.append("X-Forwarded-Proto: ", connection.scheme, to: &message)
-            case .other:
-                FieldBytes.append(bytes[name], bytes[value], to: &message)
+                // Appended in the order handle(_:) (after RequestIDForwarding) appends them.
+                if !seen.requestID { message.writeField("X-Request-Id: ", requestID) }
+                if !seen.via { message.writeField("Via: ", Self.via11) }
+                if !seen.forwardedFor, !peer.isEmpty { message.writeField("X-Forwarded-For: ", peer) }
+                if !seen.forwardedProto { message.writeField("X-Forwarded-Proto: ", scheme) }
+                // Its host is the request's own (none when Host is empty), as in handle(_:).
+                message.write("Forwarded: ")
+                Self.writeForwardedElement(
+                    peer: peer, scheme: scheme, host: host.flatMap { $0.isEmpty ? nil : UnsafeBufferPointer(rebasing: bytes[$0]) },
+                    to: &message)
+                message.write("\r\n")
+                // As HTTPEncoder frames a buffered body for the upstream.
+                if !body.isEmpty || head.method == .post || head.method == .put || head.method == .patch {
+                    message.write("Content-Length: ")
+                    message.write(decimal: body.count)
+                    message.write("\r\n")
+                }
+                message.write("\r\n")
             }
+            body.withUnsafeBufferPointer { message.write($0) }
         }
-        // Appended in the order handle(_:) (after RequestIDForwarding) appends them.
-        if !seen.requestID { FieldBytes.append("X-Request-Id: ", requestID, to: &message) }
-        if !seen.via { FieldBytes.append("Via: ", Self.via11, to: &message) }
-        if !seen.forwardedFor, !peer.isEmpty { FieldBytes.append("X-Forwarded-For: ", peer, to: &message) }
-        if !seen.forwardedProto { FieldBytes.append("X-Forwarded-Proto: ", connection.scheme, to: &message) }
-        // Its host is the request's own (none when Host is empty), as in handle(_:).
-        message.appendASCII("Forwarded: ")
-        Self.appendForwardedElement(
-            peer: peer, scheme: connection.scheme, host: host.flatMap { $0.isEmpty ? nil : bytes[$0] }, to: &message)
-        message.appendASCII("\r\n")
-        // As HTTPEncoder frames a buffered body for the upstream.
-        if !body.isEmpty || head.method == .post || head.method == .put || head.method == .patch {
-            message.appendASCII("Content-Length: ")
-            message.appendDecimal(body.count)
-            message.appendASCII("\r\n")
-        }
-        message.appendASCII("\r\n")
-        message.append(contentsOf: body)
-        return message
     }
 
-    /// ``forwardedElement(peer:scheme:host:)`` written into `buffer`, with the host as the request carried it.
-    static func appendForwardedElement(peer: String, scheme: String, host: ArraySlice<UInt8>?, to buffer: inout [UInt8]) {
+    /// ``forwardedElement(peer:scheme:host:)`` written into `writer`, with the host as the request carried it.
+    static func writeForwardedElement(
+        peer: String, scheme: String, host: UnsafeBufferPointer<UInt8>?, to writer: inout ByteWriter
+    ) {
         if peer.isEmpty {
-            buffer.appendASCII("for=unknown")
+            writer.write("for=unknown")
         } else if peer.utf8.contains(UInt8(ascii: ":")) {
-            buffer.appendASCII("for=\"[")
-            buffer.appendUTF8(peer)
-            buffer.appendASCII("]\"")
+            writer.write("for=\"[")
+            writer.write(peer)
+            writer.write("]\"")
         } else {
-            buffer.appendASCII("for=")
-            buffer.appendUTF8(peer)
+            writer.write("for=")
+            writer.write(peer)
         }
-        buffer.appendASCII(";proto=")
-        buffer.appendUTF8(scheme)
+        writer.write(";proto=")
+        writer.write(scheme)
         guard let host, !host.isEmpty else { return }
         // A token can go bare; anything else (":" of a port, "[" of IPv6) is quoted (RFC 7239 §4).
         if host.allSatisfy(isForwardedTokenByte) {
-            buffer.appendASCII(";host=")
-            buffer.append(contentsOf: host)
+            writer.write(";host=")
+            writer.write(host)
         } else {
-            buffer.appendASCII(";host=\"")
-            for byte in host where byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") { buffer.append(byte) }
-            buffer.append(UInt8(ascii: "\""))
+            writer.write(";host=\"")
+            for byte in host where byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") { writer.write(byte: byte) }
+            writer.write(byte: UInt8(ascii: "\""))
         }
     }
 
@@ -154,41 +175,50 @@ extension ReverseProxyBackend {
     /// removes those).
     /// - Returns: the bytes and whether they hold a `Date` field.
     public static func relayedHead(_ head: RawResponseHead, requestID: String) -> (encoded: [UInt8], hasDate: Bool)? {
-        let bytes = head.bytes
-        var encoded: [UInt8] = []
-        encoded.reserveCapacity(bytes.count + 64)
         let code = head.statusCode
-        encoded.append(UInt8(truncatingIfNeeded: 0x30 + code / 100 % 10))
-        encoded.append(UInt8(truncatingIfNeeded: 0x30 + code / 10 % 10))
-        encoded.append(UInt8(truncatingIfNeeded: 0x30 + code % 10))
-        encoded.append(0x20)
-        if head.reasonPhrase.isEmpty {
-            encoded.append(contentsOf: ReasonPhrase.standard(for: code).utf8)
-        } else {
-            encoded.append(contentsOf: bytes[head.reasonPhrase])
-        }
-        encoded.appendASCII("\r\n")
+        let reason = head.reasonPhrase.isEmpty ? ReasonPhrase.standard(for: code) : nil
+        // Each field line at most once more than as received (a missing space after the colon).
+        let capacity =
+            2 * head.bytes.count + head.fieldCount + requestID.utf8.count + (reason?.utf8.count ?? 0) + 64
         var hasDate = false
-        var wroteRequestID = false
-        for index in 0..<head.fieldCount {
-            let name = head.name(at: index)
-            let value = head.value(at: index)
-            switch FieldKind(bytes, name) {
-            case .connection:
-                guard FieldBytes.isConnectionOption(bytes, value) else { return nil }
-            case .framing, .hopByHop:
-                continue
-            case .requestID:
-                // Replaced in place by the gateway's id; later ones go.
-                if !wroteRequestID { FieldBytes.append("X-Request-Id: ", requestID, to: &encoded) }
-                wroteRequestID = true
-            default:
-                if bytes.equalsCaseInsensitive(name, "date") { hasDate = true }
-                FieldBytes.append(bytes[name], bytes[value], to: &encoded)
+        var namesFields = false
+        let encoded = ByteWriter.bytes(capacity: capacity) { encoded in
+            head.bytes.withUnsafeBufferPointer { bytes in
+                encoded.write(byte: UInt8(truncatingIfNeeded: 0x30 + code / 100 % 10))
+                encoded.write(byte: UInt8(truncatingIfNeeded: 0x30 + code / 10 % 10))
+                encoded.write(byte: UInt8(truncatingIfNeeded: 0x30 + code % 10))
+                encoded.write(byte: 0x20)
+                if let reason {
+                    encoded.write(reason)
+                } else {
+                    encoded.write(bytes, head.reasonPhrase)
+                }
+                encoded.write("\r\n")
+                var wroteRequestID = false
+                for index in 0..<head.fieldCount {
+                    let name = head.name(at: index)
+                    let value = head.value(at: index)
+                    switch FieldKind(bytes, name) {
+                    case .connection:
+                        if !FieldBytes.isConnectionOption(bytes, value) {
+                            namesFields = true
+                            return
+                        }
+                    case .framing, .hopByHop:
+                        continue
+                    case .requestID:
+                        // Replaced in place by the gateway's id; later ones go.
+                        if !wroteRequestID { encoded.writeField("X-Request-Id: ", requestID) }
+                        wroteRequestID = true
+                    default:
+                        if FieldBytes.equalsCaseInsensitive(bytes, name, "date") { hasDate = true }
+                        encoded.writeField(bytes, name, value)
+                    }
+                }
+                if !wroteRequestID { encoded.writeField("X-Request-Id: ", requestID) }
             }
         }
-        if !wroteRequestID { FieldBytes.append("X-Request-Id: ", requestID, to: &encoded) }
-        return (encoded, hasDate)
+        return namesFields ? nil : (encoded, hasDate)
     }
 }
 
@@ -206,22 +236,23 @@ private enum FieldKind {
     case forwardedProto
     case other
 
-    init(_ bytes: [UInt8], _ name: Range<Int>) {
+    init(_ bytes: UnsafeBufferPointer<UInt8>, _ name: Range<Int>) {
+        func named(_ lowercase: StaticString) -> Bool { FieldBytes.equalsCaseInsensitive(bytes, name, lowercase) }
         // Length first: almost every name is sorted out without comparing bytes.
         switch name.count {
-        case 2 where bytes.equalsCaseInsensitive(name, "te"): self = .hopByHop
-        case 3 where bytes.equalsCaseInsensitive(name, "via"): self = .via
-        case 4 where bytes.equalsCaseInsensitive(name, "host"): self = .host
-        case 7 where bytes.equalsCaseInsensitive(name, "trailer") || bytes.equalsCaseInsensitive(name, "upgrade"):
+        case 2 where named("te"): self = .hopByHop
+        case 3 where named("via"): self = .via
+        case 4 where named("host"): self = .host
+        case 7 where named("trailer") || named("upgrade"): self = .hopByHop
+        case 10 where named("connection"): self = .connection
+        case 10 where named("keep-alive"): self = .hopByHop
+        case 12 where named("x-request-id"): self = .requestID
+        case 14 where named("content-length"): self = .framing
+        case 15 where named("x-forwarded-for"): self = .forwardedFor
+        case 17 where named("transfer-encoding"): self = .framing
+        case 17 where named("x-forwarded-proto"): self = .forwardedProto
+        case 6... where FieldBytes.equalsCaseInsensitive(bytes, name.lowerBound..<name.lowerBound + 6, "proxy-"):
             self = .hopByHop
-        case 10 where bytes.equalsCaseInsensitive(name, "connection"): self = .connection
-        case 10 where bytes.equalsCaseInsensitive(name, "keep-alive"): self = .hopByHop
-        case 12 where bytes.equalsCaseInsensitive(name, "x-request-id"): self = .requestID
-        case 14 where bytes.equalsCaseInsensitive(name, "content-length"): self = .framing
-        case 15 where bytes.equalsCaseInsensitive(name, "x-forwarded-for"): self = .forwardedFor
-        case 17 where bytes.equalsCaseInsensitive(name, "transfer-encoding"): self = .framing
-        case 17 where bytes.equalsCaseInsensitive(name, "x-forwarded-proto"): self = .forwardedProto
-        case 6... where bytes.equalsCaseInsensitive(name.lowerBound..<name.lowerBound + 6, "proxy-"): self = .hopByHop
         default: self = .other
         }
     }
@@ -247,76 +278,43 @@ private struct EditedFields {
     }
 }
 
-/// Field lines written as ``HTTPEncoder`` writes them: `name: value` CRLF. A name given as a `StaticString` carries
-/// its `": "`, so that each piece is one copy.
+/// Comparisons on a head's bytes.
 private enum FieldBytes {
-    static func append(_ name: ArraySlice<UInt8>, _ value: ArraySlice<UInt8>, to buffer: inout [UInt8]) {
-        buffer.append(contentsOf: name)
-        buffer.append(0x3A)
-        buffer.append(0x20)
-        buffer.append(contentsOf: value)
-        buffer.append(0x0D)
-        buffer.append(0x0A)
-    }
-
-    static func append(_ nameAndColon: StaticString, _ value: String, to buffer: inout [UInt8]) {
-        buffer.appendASCII(nameAndColon)
-        buffer.appendUTF8(value)
-        buffer.append(0x0D)
-        buffer.append(0x0A)
-    }
-
-    /// `name: value` followed by `separator` and `suffix` in the value.
-    static func append(
-        _ nameAndColon: StaticString, _ value: ArraySlice<UInt8>, then separator: StaticString, _ suffix: String,
-        to buffer: inout [UInt8]
-    ) {
-        buffer.appendASCII(nameAndColon)
-        buffer.append(contentsOf: value)
-        buffer.appendASCII(separator)
-        buffer.appendUTF8(suffix)
-        buffer.append(0x0D)
-        buffer.append(0x0A)
+    /// Whether the bytes at `range` spell `lowercase` in any case (field names are case-insensitive, RFC 9110 §5.1).
+    @inline(__always)
+    static func equalsCaseInsensitive(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercase: StaticString) -> Bool {
+        guard range.count == lowercase.utf8CodeUnitCount else { return false }
+        let expected = lowercase.utf8Start
+        for offset in 0..<range.count {
+            let byte = bytes[range.lowerBound + offset]
+            let folded = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+            if folded != expected[offset] { return false }
+        }
+        return true
     }
 
     /// True when a `Connection` value is just `keep-alive` or `close` (connection options, RFC 9112 §9.3, not names
     /// of other fields to remove).
-    static func isConnectionOption(_ bytes: [UInt8], _ value: Range<Int>) -> Bool {
-        bytes.equalsCaseInsensitive(value, "close") || bytes.equalsCaseInsensitive(value, "keep-alive")
+    static func isConnectionOption(_ bytes: UnsafeBufferPointer<UInt8>, _ value: Range<Int>) -> Bool {
+        equalsCaseInsensitive(bytes, value, "close") || equalsCaseInsensitive(bytes, value, "keep-alive")
     }
 }
 
-extension [UInt8] {
-    /// Appends an ASCII literal with one copy.
+extension ByteWriter {
+    /// A field line as ``HTTPEncoder`` writes it: `name: value` CRLF, from a head's bytes.
     @inline(__always)
-    mutating func appendASCII(_ literal: StaticString) {
-        append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    mutating func writeField(_ bytes: UnsafeBufferPointer<UInt8>, _ name: Range<Int>, _ value: Range<Int>) {
+        write(bytes, name)
+        write(": ")
+        write(bytes, value)
+        write("\r\n")
     }
 
-    /// Appends a string's UTF-8 with one copy (a small string's bytes are not walked one by one).
+    /// A field line whose name is given with its colon and space (`"Via: "`).
     @inline(__always)
-    mutating func appendUTF8(_ string: String) {
-        var string = string
-        string.withUTF8 { append(contentsOf: $0) }
-    }
-
-    /// Appends a non-negative integer in decimal, without a String.
-    mutating func appendDecimal(_ value: Int) {
-        precondition(value >= 0)
-        if value < 10 {
-            append(UInt8(truncatingIfNeeded: 0x30 + value))
-            return
-        }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for Int.max's 19 digits
-        var count = 0
-        var rest = value
-        Swift.withUnsafeMutableBytes(of: &digits) { scratch in
-            while rest > 0 {
-                scratch[23 - count] = UInt8(truncatingIfNeeded: 0x30 + rest % 10)
-                rest /= 10
-                count += 1
-            }
-            append(contentsOf: scratch[(24 - count)...])
-        }
+    mutating func writeField(_ nameAndColon: StaticString, _ value: String) {
+        write(nameAndColon)
+        write(value)
+        write("\r\n")
     }
 }
