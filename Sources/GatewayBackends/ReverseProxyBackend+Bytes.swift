@@ -47,8 +47,7 @@ extension ReverseProxyBackend {
         _ head: RawRequestHead, body: [UInt8], connection: ConnectionInfo, requestID: String
     ) -> [UInt8] {
         let base = client.configuration.basePath
-        var host: Range<Int>?
-        for index in 0..<head.fieldCount where head.isHost(at: index) { host = head.value(at: index) }
+        let host = head.hostValue
         // An empty Host is replaced by the upstream's address (as in handle(_:)).
         let address = host?.isEmpty == false ? "" : client.configuration.address.description
         let peer = connection.remoteAddress
@@ -140,7 +139,7 @@ extension ReverseProxyBackend {
     ) {
         if peer.isEmpty {
             writer.write("for=unknown")
-        } else if peer.utf8.contains(UInt8(ascii: ":")) {
+        } else if isIPv6(peer) {
             writer.write("for=\"[")
             writer.write(peer)
             writer.write("]\"")
@@ -160,6 +159,13 @@ extension ReverseProxyBackend {
             for byte in host where byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") { writer.write(byte: byte) }
             writer.write(byte: UInt8(ascii: "\""))
         }
+    }
+
+    /// Whether a peer address has a colon (an IPv6 address), looked for in its UTF-8 at once.
+    @inline(__always)
+    private static func isIPv6(_ peer: String) -> Bool {
+        var peer = peer
+        return peer.withUTF8 { $0.contains(UInt8(ascii: ":")) }
     }
 
     /// The bytes ``forwardedElement(peer:scheme:host:)`` leaves unquoted in a host.

@@ -22,8 +22,11 @@ extension GatewayResponse {
     /// (``HTTPEncoder/encodeStatusAndFields(_:)``'s form), for the byte path: `head` carries the status alone.
     /// - Parameter hasDate: whether `encoded` has a `Date` field (else the server adds one).
     package init(status: Int, encoded: [UInt8], hasDate: Bool, body: [UInt8]) {
-        self.init(head: HTTPResponse(status: .init(code: status)), body: body)
+        // The usual status is one shared head (making an HTTPResponse costs about as much as relaying the head).
+        self.init(head: status == 200 ? Self.statusOnly200 : HTTPResponse(status: .init(code: status)), body: body)
         self.encodedHead = encoded
         self.encodedHeadHasDate = hasDate
     }
+
+    private static let statusOnly200 = HTTPResponse(status: .init(code: 200))
 }

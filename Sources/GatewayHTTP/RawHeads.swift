@@ -39,6 +39,8 @@ public struct RawRequestHead: Sendable {
     public func value(at index: Int) -> Range<Int> { fields[index].value.start..<fields[index].value.end }
     /// Whether field line `index` is the `Host` field.
     public func isHost(at index: Int) -> Bool { scanned.host?.name == fields[index].name }
+    /// Where the `Host` field's value is in ``bytes`` (nil without one; an HTTP/1.1 request always has one).
+    public var hostValue: Range<Int>? { scanned.host.map { $0.value.start..<$0.value.end } }
 
     /// The head in swift-http-types form, as ``HTTPRequestDecoder`` returns it without ``HTTPRequestDecoder/rawHeads``.
     public func materialize() throws(HTTPParseError) -> RequestHead {
