@@ -361,7 +361,12 @@ public final class UpstreamClient: Sendable {
         deadline: ContinuousClock.Instant, streamResponse: Bool, nilIfClosedBeforeResponse: Bool,
         reusable: Bool = true, rawHeads: Bool
     ) async throws(UpstreamError) -> UpstreamAnswer? {
-        var decoder = pooled ?? HTTPResponseDecoder(limits: configuration.responseLimits)
+        // Moved out of the optional, not copied (a decoder holds several buffers).
+        var decoder: HTTPResponseDecoder
+        switch consume pooled {
+        case .some(let reused): decoder = reused
+        case .none: decoder = HTTPResponseDecoder(limits: configuration.responseLimits)
+        }
         decoder.rawHeads = rawHeads
         // The byte path's head, kept as received.
         var rawHead: RawResponseHead?

@@ -74,7 +74,7 @@ extension RequestLogger: ByteForwarding {
         inFlight.decrement()
         engine.countPassthrough()
         Self.bytePathRequests.add(1, ordering: .relaxed)
-        return finish(response, outcome: .passthrough, logged: logged, requestID: requestID, start: start)
+        return finish(consume response, outcome: .passthrough, logged: logged, requestID: requestID, start: start)
     }
 
     /// The client's `X-Request-Id` when sane (as ``requestID(from:)`` decides for the usual path; the byte path takes
