@@ -289,14 +289,7 @@ private enum FieldBytes {
     /// Whether the bytes at `range` spell `lowercase` in any case (field names are case-insensitive, RFC 9110 §5.1).
     @inline(__always)
     static func equalsCaseInsensitive(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercase: StaticString) -> Bool {
-        guard range.count == lowercase.utf8CodeUnitCount else { return false }
-        let expected = lowercase.utf8Start
-        for offset in 0..<range.count {
-            let byte = bytes[range.lowerBound + offset]
-            let folded = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
-            if folded != expected[offset] { return false }
-        }
-        return true
+        bytes.equalsCaseInsensitive(range, lowercase)
     }
 
     /// True when a `Connection` value is just `keep-alive` or `close` (connection options, RFC 9112 §9.3, not names

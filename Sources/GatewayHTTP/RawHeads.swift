@@ -82,12 +82,13 @@ public struct RawResponseHead: Sendable {
     }
 }
 
-extension Array where Element == UInt8 {
+extension UnsafeBufferPointer where Element == UInt8 {
     /// Whether the bytes at `range` spell `lowercase` in any case (for field names, which are case-insensitive,
     /// RFC 9110 §5.1). `lowercase` must be lower-case ASCII.
     @inline(__always)
     public func equalsCaseInsensitive(_ range: Range<Int>, _ lowercase: StaticString) -> Bool {
         guard range.count == lowercase.utf8CodeUnitCount else { return false }
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "range outside the buffer")
         let expected = lowercase.utf8Start
         for offset in 0..<range.count {
             let byte = self[range.lowerBound + offset]
@@ -95,5 +96,14 @@ extension Array where Element == UInt8 {
             if folded != expected[offset] { return false }
         }
         return true
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Whether the bytes at `range` spell `lowercase` in any case (for field names, which are case-insensitive,
+    /// RFC 9110 §5.1). `lowercase` must be lower-case ASCII.
+    @inline(__always)
+    public func equalsCaseInsensitive(_ range: Range<Int>, _ lowercase: StaticString) -> Bool {
+        withUnsafeBufferPointer { $0.equalsCaseInsensitive(range, lowercase) }
     }
 }
