@@ -38,7 +38,11 @@ static inline int cep_wait(int epfd, uint64_t *tokens, uint32_t *masks, int max,
     if (max > 256) max = 256;
     int n;
     do {
+#ifdef SYS_epoll_wait
         n = (int)syscall(SYS_epoll_wait, epfd, events, max, timeout);
+#else  // aarch64 has only epoll_pwait; a null mask makes it epoll_wait
+        n = (int)syscall(SYS_epoll_pwait, epfd, events, max, timeout, NULL, (size_t)8);
+#endif
     } while (n < 0 && errno == EINTR);
     for (int i = 0; i < n; i++) {
         tokens[i] = events[i].data.u64;
