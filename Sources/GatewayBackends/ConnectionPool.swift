@@ -9,6 +9,9 @@ final class ConnectionPool: Sendable {
         var socket: AsyncSocket
         var decoder: HTTPResponseDecoder
         var since: ContinuousClock.Instant
+
+        /// The socket and the decoder, moved out (a decoder holds several buffers).
+        consuming func parts() -> (socket: AsyncSocket, decoder: HTTPResponseDecoder) { (socket, decoder) }
     }
 
     private let idle = Mutex<[Idle]>([])
@@ -36,16 +39,18 @@ final class ConnectionPool: Sendable {
             // Recently used: the loop's readiness events would have shown a close or stray input. Idle longer
             // (where an upstream's keep-alive timeout may close it): ask the kernel too.
             if candidate.socket.probeIdle(trustEvents: age < Self.trustEventsFor) {
-                return (candidate.socket, candidate.decoder)
+                return candidate.parts()
             }
             candidate.socket.close()
         }
     }
 
     /// Returns a connection after a complete exchange, with its decoder (between responses, nothing buffered).
-    func put(_ socket: AsyncSocket, decoder: HTTPResponseDecoder) {
+    func put(_ socket: AsyncSocket, decoder: consuming HTTPResponseDecoder) {
+        // Built outside the lock and moved in (taken out of the optional), not copied.
+        var entry: Idle? = Idle(socket: socket, decoder: decoder, since: .now)
         let evicted: AsyncSocket? = idle.withLock { idle in
-            idle.append(Idle(socket: socket, decoder: decoder, since: .now))
+            idle.append(entry.take()!)
             return idle.count > maxIdle ? idle.removeFirst().socket : nil
         }
         evicted?.close()

@@ -314,7 +314,7 @@ public final class UpstreamClient: Sendable {
     /// - Parameter fresh: open a new connection even when one is pooled.
     private func connection(fresh: Bool) async throws(UpstreamError) -> (AsyncSocket, HTTPResponseDecoder?, reused: Bool) {
         let loop = loops.currentOrNext()
-        if !fresh, let pooled = pool(for: loop).take() { return (pooled.socket, pooled.decoder, true) }
+        if !fresh, case let (socket, decoder)? = pool(for: loop).take() { return (socket, decoder, true) }
         do {
             let socket = try await AsyncSocket.connect(
                 to: configuration.address, deadline: .now + configuration.connectTimeout, loop: loop)
@@ -422,7 +422,7 @@ public final class UpstreamClient: Sendable {
                     case .end(let trailers):
                         if let raw = rawHead.take() {
                             if reusable, raw.keepAlive, !eof, !decoder.hasBufferedBytes {
-                                pool(for: socket.loop).put(socket, decoder: decoder)
+                                pool(for: socket.loop).put(socket, decoder: consume decoder)
                             } else {
                                 socket.close()
                             }
@@ -432,7 +432,7 @@ public final class UpstreamClient: Sendable {
                         // hop-by-hop ones edits them in place.
                         guard var finished = head.take() else { continue }
                         if reusable, finished.keepAlive, !eof, !decoder.hasBufferedBytes {
-                            pool(for: socket.loop).put(socket, decoder: decoder)
+                            pool(for: socket.loop).put(socket, decoder: consume decoder)
                         } else {
                             socket.close()
                         }
