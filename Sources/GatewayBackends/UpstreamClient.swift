@@ -95,43 +95,25 @@ public final class UpstreamClient: Sendable {
     }
 
     /// Sends `message` then `rest` (a body too large to copy into the message) and reads the response.
-    private func exchange(
+    /// - Parameter fresh: start on a new connection (a resend after a pooled one closed), with no further resend.
+    func exchange(
         _ message: [UInt8], rest body: [UInt8], method: HTTPRequest.Method, deadline: ContinuousClock.Instant?,
-        streamResponse: Bool, rawHeads: Bool
+        streamResponse: Bool, rawHeads: Bool, fresh: Bool = false
     ) async throws(UpstreamError) -> UpstreamAnswer {
         let deadline = deadline ?? .now + configuration.responseTimeout
         // RFC 9110 §9.2.2 allows sending an idempotent request again when the connection fails before any response.
         // The gateway does it only for safe methods (§9.2.1; PUT and DELETE change state, and a key may cover
         // them, so they are never sent twice), once, on a fresh connection, and only when the failed connection was
         // a reused one: an upstream that closed it as it sat in the pool, a race no liveness check rules out.
-        var mayResendAfterEarlyClose = Self.isSafe(method)
-        var fresh = false
+        var mayResendAfterEarlyClose = Self.isSafe(method) && !fresh
+        var fresh = fresh
         while true {
             let (socket, reusedDecoder, reused, written) = try await sendHead(message, fresh: fresh)
-            // Held in an optional and taken out below, so the decoder keeps a single owner (no copy of its buffers).
-            var pooledDecoder = reusedDecoder
-            // The rest of the head, and the body when it was not sent with it. An upstream may answer before it read
-            // all of it (RFC 9112 §9.5): that answer is the response. A write that stalls for the response timeout
-            // ends the upload, even when the exchange's deadline is later (a keyed request's lease).
-            if written < message.count,
-                let early = try await finishSending(
-                    Array(message[written...]), on: socket, decoder: &pooledDecoder, method: method,
-                    stall: min(deadline - .now, configuration.responseTimeout))
-            {
-                return .response(early)
-            }
-            if !body.isEmpty,
-                let early = try await finishSending(
-                    body, on: socket, decoder: &pooledDecoder, method: method,
-                    stall: min(deadline - .now, configuration.responseTimeout))
-            {
-                return .response(early)
-            }
-            let retry = reused && mayResendAfterEarlyClose
             guard
-                let answer = try await readAnswer(
-                    on: socket, decoder: pooledDecoder.take(), method: method, deadline: deadline,
-                    streamResponse: streamResponse, nilIfClosedBeforeResponse: retry, rawHeads: rawHeads)
+                let answer = try await finishExchange(
+                    message, rest: body, on: socket, decoder: reusedDecoder, written: written, method: method,
+                    deadline: deadline, streamResponse: streamResponse, rawHeads: rawHeads,
+                    nilIfClosedBeforeResponse: reused && mayResendAfterEarlyClose)
             else {
                 mayResendAfterEarlyClose = false
                 fresh = true
@@ -141,8 +123,40 @@ public final class UpstreamClient: Sendable {
         }
     }
 
+    /// The rest of an exchange whose first `written` bytes of `message` went out on `socket`: sends the rest and
+    /// `body`, then reads the answer. Nil when `nilIfClosedBeforeResponse` and the upstream closed the connection
+    /// before any byte of a response (the caller may resend).
+    func finishExchange(
+        _ message: [UInt8], rest body: [UInt8], on socket: AsyncSocket, decoder reusedDecoder: consuming HTTPResponseDecoder?,
+        written: Int, method: HTTPRequest.Method, deadline: ContinuousClock.Instant, streamResponse: Bool,
+        rawHeads: Bool, nilIfClosedBeforeResponse: Bool
+    ) async throws(UpstreamError) -> UpstreamAnswer? {
+        // Held in an optional and taken out below, so the decoder keeps a single owner (no copy of its buffers).
+        var pooledDecoder = reusedDecoder
+        // The rest of the head, and the body when it was not sent with it. An upstream may answer before it read
+        // all of it (RFC 9112 §9.5): that answer is the response. A write that stalls for the response timeout
+        // ends the upload, even when the exchange's deadline is later (a keyed request's lease).
+        if written < message.count,
+            let early = try await finishSending(
+                Array(message[written...]), on: socket, decoder: &pooledDecoder, method: method,
+                stall: min(deadline - .now, configuration.responseTimeout))
+        {
+            return .response(early)
+        }
+        if !body.isEmpty,
+            let early = try await finishSending(
+                body, on: socket, decoder: &pooledDecoder, method: method,
+                stall: min(deadline - .now, configuration.responseTimeout))
+        {
+            return .response(early)
+        }
+        return try await readAnswer(
+            on: socket, decoder: pooledDecoder.take(), method: method, deadline: deadline,
+            streamResponse: streamResponse, nilIfClosedBeforeResponse: nilIfClosedBeforeResponse, rawHeads: rawHeads)
+    }
+
     /// RFC 9110 §9.2.1 (compared, not hashed: this runs for every request).
-    private static func isSafe(_ method: HTTPRequest.Method) -> Bool {
+    static func isSafe(_ method: HTTPRequest.Method) -> Bool {
         method == .get || method == .head || method == .options || method == .trace
     }
 
@@ -306,7 +320,7 @@ public final class UpstreamClient: Sendable {
     static let earlyAnswerPeekLimit = 64 * 1024
 
     /// The idle-connection pool of `loop`.
-    private func pool(for loop: IOLoop) -> ConnectionPool {
+    func pool(for loop: IOLoop) -> ConnectionPool {
         pools[loop.index % pools.count]
     }
 
@@ -356,11 +370,16 @@ public final class UpstreamClient: Sendable {
 
     /// ``readResponse(on:decoder:method:deadline:streamResponse:nilIfClosedBeforeResponse:reusable:)``, which with
     /// `rawHeads` returns a small response as received (``UpstreamAnswer/bytes(_:body:)``).
-    private func readAnswer(
+    /// - Parameters:
+    ///   - pending: an event already taken from `decoder`, handled first (a loop-driven exchange hands over here).
+    ///   - received: whether any byte of the response arrived before (for the resend rule).
+    ///   - expected: whether ``HTTPResponseDecoder/expectResponse(to:)`` was called for this request already.
+    func readAnswer(
         on socket: AsyncSocket, decoder pooled: consuming HTTPResponseDecoder?, method: HTTPRequest.Method,
         deadline: ContinuousClock.Instant, streamResponse: Bool, nilIfClosedBeforeResponse: Bool,
-        reusable: Bool = true, rawHeads: Bool
+        reusable: Bool = true, rawHeads: Bool, pending: ResponseEvent? = nil, received: Bool = false, expected: Bool = false
     ) async throws(UpstreamError) -> UpstreamAnswer? {
+        var pending = pending
         // Moved out of the optional, not copied (a decoder holds several buffers).
         var decoder: HTTPResponseDecoder
         switch consume pooled {
@@ -371,8 +390,8 @@ public final class UpstreamClient: Sendable {
         // The byte path's head, kept as received.
         var rawHead: RawResponseHead?
         // Whether any byte of a response arrived: a connection closed or reset before that answered nothing.
-        var received = false
-        decoder.expectResponse(to: method)
+        var received = received
+        if !expected { decoder.expectResponse(to: method) }
         var head: ResponseHead?
         var body: [UInt8] = []
         var eof = false
@@ -381,7 +400,7 @@ public final class UpstreamClient: Sendable {
         var probing = false
         while true {
             do throws(HTTPParseError) {
-                while var event = eof ? try decoder.finish() : try decoder.next() {
+                while var event = try Self.nextEvent(&pending, &decoder, eof: eof) {
                     if case .rawHead(let raw) = event {
                         // Kept as bytes only when the body is small and sized; otherwise as on the usual path.
                         switch raw.framing {
@@ -464,6 +483,15 @@ public final class UpstreamClient: Sendable {
 }
 
 extension UpstreamClient {
+    /// The pending event if there is one, else the decoder's next (after the end of input, its last).
+    @inline(__always)
+    private static func nextEvent(
+        _ pending: inout ResponseEvent?, _ decoder: inout HTTPResponseDecoder, eof: Bool
+    ) throws(HTTPParseError) -> ResponseEvent? {
+        if let event = pending.take() { return event }
+        return eof ? try decoder.finish() : try decoder.next()
+    }
+
     /// A response whose body is read from `socket` as the consumer asks for it (hop-by-hop fields removed).
     private func streamed(
         _ head: ResponseHead, prefix: [UInt8], decoder: consuming HTTPResponseDecoder, socket: AsyncSocket

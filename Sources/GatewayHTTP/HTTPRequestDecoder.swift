@@ -48,6 +48,9 @@ public struct HTTPRequestDecoder: Sendable {
     /// Bytes appended but not yet consumed (e.g. the start of a pipelined request).
     public var hasBufferedBytes: Bool { !buffer.isEmpty }
 
+    /// How many bytes are appended but not yet consumed (after a head: whether its whole body is here).
+    public var bufferedByteCount: Int { buffer.readableCount }
+
     /// Whether the head being decoded starts with the method `HEAD` (a complete request line is not needed): an
     /// error answer to a head that failed to decode then carries no body (RFC 9110 §9.3.2). Meaningful while no head
     /// has been returned for the current request, including after a failure in its head.

@@ -6,7 +6,9 @@ import Synchronization
 
 /// A NIO-free HTTP/1.1 server: a ``Listener`` accepts connections, and each connection runs as one task that
 /// reads requests through ``HTTPRequestDecoder``, hands them to the handler in order (pipelining), and writes
-/// the responses. No thread is dedicated to a connection and no thread blocks on the network.
+/// the responses; or, while its requests are plain forwards of a ``LoopForwarding`` handler, is driven by its
+/// loop's events without a task (``LoopDrivenConnection``). No thread is dedicated to a connection and no thread
+/// blocks on the network.
 public final class HTTPServer: Sendable {
     public let configuration: ServerConfiguration
     private let handler: any HTTPHandler
@@ -112,11 +114,7 @@ public final class HTTPServer: Sendable {
             return
         }
         socket.setNoDelay()
-        // The connection's task runs on its socket's loop: socket events resume it without a thread hop.
-        loop.spawn {
-            await connection.run()
-            self.remove(connection)
-        }
+        connection.start { self.remove(connection) }
     }
 
     private func remove(_ connection: ServerConnection) {

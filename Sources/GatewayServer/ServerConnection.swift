@@ -11,19 +11,19 @@ import Synchronization
 /// (``RequestBodyStream``, read in this same task while the handler runs) and a response with a
 /// ``GatewayResponse/bodyStream`` (written as it is read).
 final class ServerConnection: Sendable {
-    private let socket: AsyncSocket
+    let socket: AsyncSocket
     /// The server's flag: once set, responses close their connection.
-    private let shuttingDown: ShutdownFlag
+    let shuttingDown: ShutdownFlag
     private let handler: any HTTPHandler
-    private let configuration: ServerConfiguration
-    private let bodyBudget: BufferedBodyBudget
-    private let logger: Logger
+    let configuration: ServerConfiguration
+    let bodyBudget: BufferedBodyBudget
+    let logger: Logger
     /// True while the connection waits for the first byte of a new request (it may be closed at shutdown).
-    private let idle = Mutex(false)
+    let idle = Mutex(false)
     /// The streamed response body being written, if any.
     private let relaying = Mutex<(any HTTPBodyStream)?>(nil)
     /// The handler's byte path, if it has one.
-    private let byteForwarding: (any ByteForwarding)?
+    let byteForwarding: (any ByteForwarding)?
 
     init(
         socket: AsyncSocket, shuttingDown: ShutdownFlag, handler: any HTTPHandler, configuration: ServerConfiguration,
@@ -54,16 +54,39 @@ final class ServerConnection: Sendable {
         stream?.cancel()
     }
 
-    func run() async {
-        defer { socket.close() }
+    /// A decoder for this connection's requests (raw heads when the handler has a byte path).
+    func makeDecoder() -> HTTPRequestDecoder {
         var decoder = HTTPRequestDecoder(limits: configuration.limits)
         decoder.rawHeads = byteForwarding != nil
         decoder.rawHeadsExcept = byteForwarding?.declinedField
+        return decoder
+    }
+
+    /// Serves the connection in a task until it closes.
+    /// - Parameters:
+    ///   - resuming: where a loop-driven connection (``LoopDrivenConnection``) hands over: a response to write, or a
+    ///     head it decoded; nil for a new connection.
+    ///   - decoder: the connection's decoder so far (a new one when nil).
+    ///   - first: whether the connection has not served a request yet.
+    func run(resuming: Resumption? = nil, decoder handedOver: HTTPRequestDecoder? = nil, first: Bool = true) async {
+        defer { socket.close() }
+        var decoder = handedOver ?? makeDecoder()
         var output: [UInt8] = []
+        var pending: RequestEvent?
+        switch resuming {
+        case .responding(let response, let head)?:
+            guard await deliver(response, for: head, bodyComplete: true, using: &output) else { return }
+        case .reading(let event)?:
+            pending = event
+        case nil:
+            break
+        }
         let connectionInfo = ConnectionInfo(remoteAddress: socket.peer?.host ?? "")
-        var first = true
+        var first = first
         while true {
-            guard case (let incoming, let body, let streamed, let reservation)? = await readRequest(&decoder, first: first)
+            guard
+                case (let incoming, let body, let streamed, let reservation)? = await readRequest(
+                    &decoder, first: first, pending: pending.take())
             else { return }
             first = false
             // What the response needs of the request, taken first: the head itself is consumed below, so the
@@ -112,32 +135,40 @@ final class ServerConnection: Sendable {
                     response = await respond(to: request)
                 }
             }
-            var keepAlive = head.keepAlive && !shuttingDown.isSet && bodyComplete
-            do {
-                if let stream = response.bodyStream {
-                    relaying.withLock { $0 = stream }
-                    defer { relaying.withLock { $0 = nil } }
-                    keepAlive = try await writeStreamed(response, stream, for: head, keepAlive: keepAlive)
-                } else {
-                    try await write(consume response, for: head, keepAlive: keepAlive, using: &output)
-                }
-            } catch {
-                logger.debug("write failed", metadata: ["error": "\(error)"])
-                return
-            }
-            if !keepAlive {
-                socket.shutdownWrite()
-                if bodyComplete {
-                    await drainBeforeClose()
-                } else {
-                    // The handler answered without reading the whole streamed body (an early 4xx, an unreachable
-                    // upstream): the client may still be uploading it. Linger long enough for a body within the
-                    // limit to arrive, so the response is not lost to a reset.
-                    await drainBeforeClose(limit: max(256 * 1024, configuration.limits.maxBodySize), duration: .seconds(3))
-                }
-                return
-            }
+            guard await deliver(response, for: head, bodyComplete: bodyComplete, using: &output) else { return }
         }
+    }
+
+    /// Writes `response` and decides whether the connection stays open for another request (false: it was shut
+    /// down after lingering for what the client still sends, or the write failed).
+    /// - Parameter bodyComplete: whether the request's body was read whole (else the connection closes).
+    private func deliver(
+        _ response: consuming GatewayResponse, for head: RequestSummary, bodyComplete: Bool, using output: inout [UInt8]
+    ) async -> Bool {
+        var keepAlive = head.keepAlive && !shuttingDown.isSet && bodyComplete
+        do {
+            if let stream = response.bodyStream {
+                relaying.withLock { $0 = stream }
+                defer { relaying.withLock { $0 = nil } }
+                keepAlive = try await writeStreamed(response, stream, for: head, keepAlive: keepAlive)
+            } else {
+                try await write(consume response, for: head, keepAlive: keepAlive, using: &output)
+            }
+        } catch {
+            logger.debug("write failed", metadata: ["error": "\(error)"])
+            return false
+        }
+        if keepAlive { return true }
+        socket.shutdownWrite()
+        if bodyComplete {
+            await drainBeforeClose()
+        } else {
+            // The handler answered without reading the whole streamed body (an early 4xx, an unreachable
+            // upstream): the client may still be uploading it. Linger long enough for a body within the
+            // limit to arrive, so the response is not lost to a reset.
+            await drainBeforeClose(limit: max(256 * 1024, configuration.limits.maxBodySize), duration: .seconds(3))
+        }
+        return false
     }
 
     /// Calls the handler; a thrown error becomes its response, or `500`.
@@ -162,9 +193,11 @@ final class ServerConnection: Sendable {
     /// exactly as before).
     /// - Parameter first: the connection's first request: a client that connects and sends nothing is held only for
     ///   the header timeout (when shorter than the idle timeout), not for a whole keep-alive idle time.
+    /// - Parameter pending: an event already taken from `decoder` (a head a loop-driven connection handed over).
     private func readRequest(
-        _ decoder: inout HTTPRequestDecoder, first: Bool
+        _ decoder: inout HTTPRequestDecoder, first: Bool, pending: RequestEvent? = nil
     ) async -> (IncomingHead, [UInt8], streamed: Bool, reservation: BufferedBodyBudget.Reservation?)? {
+        var pending = pending
         var head: IncomingHead?
         var body: [UInt8] = []
         // The buffered body's share of the server's memory budget, counted as the body arrives.
@@ -180,7 +213,7 @@ final class ServerConnection: Sendable {
         func answersHEAD() -> Bool { head.map { $0.method == .head } ?? decoder.headBeingDecodedIsHEAD }
         while true {
             do throws(HTTPParseError) {
-                while var event = try decoder.next() {
+                while var event = try Self.nextEvent(&pending, &decoder) {
                     if case .rawHead(let raw) = event {
                         if takesBytePath(raw) {
                             head = .raw(raw)
@@ -277,9 +310,16 @@ final class ServerConnection: Sendable {
         }
     }
 
+    /// The pending event if there is one, else the decoder's next.
+    @inline(__always)
+    private static func nextEvent(_ pending: inout RequestEvent?, _ decoder: inout HTTPRequestDecoder) throws(HTTPParseError) -> RequestEvent? {
+        if let event = pending.take() { return event }
+        return try decoder.next()
+    }
+
     /// Whether a request goes the byte path: its handler takes it, and its body, if any, is buffered (a
     /// `Content-Length` up to ``ServerConfiguration/streamBodiesOver``, no `100 Continue` to send).
-    private func takesBytePath(_ head: RawRequestHead) -> Bool {
+    func takesBytePath(_ head: RawRequestHead) -> Bool {
         guard let byteForwarding, !head.expectsContinue else { return false }
         switch head.framing {
         case .none: break
@@ -289,8 +329,13 @@ final class ServerConnection: Sendable {
         return byteForwarding.accepts(head)
     }
 
+    /// Marks the connection busy: a request started arriving (it is no longer closed at shutdown).
+    func markBusy() {
+        idle.withLock { $0 = false }
+    }
+
     /// Marks the connection idle; false when the server is shutting down (the connection should close).
-    private func markIdle() -> Bool {
+    func markIdle() -> Bool {
         idle.withLock { $0 = true }
         return !shuttingDown.isSet
     }
@@ -351,13 +396,13 @@ final class ServerConnection: Sendable {
     }
 
     /// RFC 9112 §6.3: 1xx, 204 and 304 responses have no body.
-    private static func isBodyless(_ status: Int) -> Bool {
+    static func isBodyless(_ status: Int) -> Bool {
         status < 200 || status == 204 || status == 304
     }
 
     /// RFC 9110 §6.6.1: a server with a clock sends Date; a handler's (an upstream's) own Date is passed through.
     /// Added to the appended fields, not to `head`, whose fields may be shared (a replay's).
-    private static func addDate(to response: inout GatewayResponse) {
+    static func addDate(to response: inout GatewayResponse) {
         if !response.encodedHeadHasDate, !response.head.headerFields.contains(.date), !response.appendedFields.contains(.date) {
             response.appendedFields.append(HTTPField(name: .date, value: DateHeader.now()))
         }
@@ -365,7 +410,7 @@ final class ServerConnection: Sendable {
 
     /// RFC 9110 §9.3.2: a HEAD response carries the length a GET would have had: the handler's Content-Length, else
     /// `fallback` (none when neither is known; the response itself has no body).
-    private static func headLength(of head: HTTPResponse, otherwise fallback: Int?) -> Int? {
+    static func headLength(of head: HTTPResponse, otherwise fallback: Int?) -> Int? {
         head.headerFields[.contentLength].flatMap { Int($0) } ?? fallback
     }
 
@@ -376,27 +421,35 @@ final class ServerConnection: Sendable {
     ) async throws(SocketError) {
         // Kept for the next response while small (an idle connection holds at most 4 KiB for it).
         defer { buffer.removeAll(keepingCapacity: buffer.capacity <= 4096) }
-        let bodyless = Self.isBodyless(response.head.status.code)
+        let separateBody = Self.encode(response, for: head, keepAlive: keepAlive, inlineBodyUpTo: 65536, into: &buffer)
+        let stall = configuration.writeTimeout
+        try await socket.write(buffer, stallTimeout: stall)
+        if let separateBody { try await socket.write(separateBody, stallTimeout: stall) }
+    }
+
+    /// Encodes a buffered response into `buffer` with recomputed framing (RFC 9112 §6.3: no body for HEAD, 1xx, 204
+    /// and 304) and the server's `Date`. Returns the body when it is to be written after the buffer (over
+    /// `inlineBodyUpTo` bytes, not copied).
+    static func encode(
+        _ response: consuming GatewayResponse, for head: RequestSummary, keepAlive: Bool, inlineBodyUpTo inline: Int,
+        into buffer: inout [UInt8]
+    ) -> [UInt8]? {
+        let bodyless = isBodyless(response.head.status.code)
         let isHead = head.method == .head
         var contentLength: Int? = bodyless ? nil : response.body.count
         if isHead, !bodyless {
             // The length of the body the handler computed, when it gave no Content-Length.
-            contentLength = Self.headLength(of: response.head, otherwise: response.body.isEmpty ? nil : response.body.count)
+            contentLength = headLength(of: response.head, otherwise: response.body.isEmpty ? nil : response.body.count)
         }
         let sendBody = !bodyless && !isHead && !response.body.isEmpty
-        buffer.reserveCapacity(256 + (sendBody && response.body.count <= 65536 ? response.body.count : 0))
-        Self.addDate(to: &response)
+        let inlined = sendBody && response.body.count <= inline
+        buffer.reserveCapacity(256 + (inlined ? response.body.count : 0))
+        addDate(to: &response)
         HTTPEncoder.encodeResponseHead(
             response.head, version: head.version, contentLength: contentLength, chunked: false, keepAlive: keepAlive,
             appendedFields: response.appendedFields, encoded: response.encodedHead, into: &buffer)
-        let stall = configuration.writeTimeout
-        if sendBody, response.body.count <= 65536 {
-            buffer.append(contentsOf: response.body)
-            try await socket.write(buffer, stallTimeout: stall)
-        } else {
-            try await socket.write(buffer, stallTimeout: stall)
-            if sendBody { try await socket.write(response.body, stallTimeout: stall) }
-        }
+        if inlined { buffer.append(contentsOf: response.body) }
+        return sendBody && !inlined ? response.body : nil
     }
 
     /// Writes a response whose body is a stream, piece by piece as it is read (the head goes out first):
@@ -505,8 +558,18 @@ enum IncomingHead {
     }
 }
 
+/// Where a connection served by its loop (``LoopDrivenConnection``) goes on in a task.
+enum Resumption: Sendable {
+    /// Reading the next request; `event` is one the loop-driven path already took from the decoder (a head it does
+    /// not forward itself), handled first.
+    case reading(RequestEvent?)
+    /// Writing the response to a request the loop-driven path forwarded (its body is streamed, or the connection
+    /// closes after it), then reading the next request.
+    case responding(GatewayResponse, RequestSummary)
+}
+
 /// What writing a response needs to know of its request.
-struct RequestSummary {
+struct RequestSummary: Sendable {
     var method: HTTPRequest.Method
     var version: HTTPVersion
     /// Whether the request allows the connection to stay open (RFC 9112 §9.3).

@@ -34,9 +34,9 @@ public final class AsyncSocket: Sendable {
         var inputEnded = false
         var writable: Bool
         var writeEvents: UInt64 = 0
-        var reader: UnsafeContinuation<SocketError?, Never>?
+        var reader: Waiter?
         var readDeadline: ContinuousClock.Instant?
-        var writer: UnsafeContinuation<SocketError?, Never>?
+        var writer: Waiter?
         var writeDeadline: ContinuousClock.Instant?
         var closed = false
         /// System calls in progress on the descriptor; the descriptor is closed when this drops to 0 after close().
@@ -264,7 +264,7 @@ public final class AsyncSocket: Sendable {
 
     /// Closes the connection: pending waits fail with ``SocketError/closed``. Idempotent.
     public func close() {
-        let (reader, writer, closeNow): (UnsafeContinuation<SocketError?, Never>?, UnsafeContinuation<SocketError?, Never>?, Bool) =
+        let (reader, writer, closeNow): (Waiter?, Waiter?, Bool) =
             state.withLock { state in
                 if state.closed { return (nil, nil, false) }
                 state.closed = true
@@ -277,19 +277,19 @@ public final class AsyncSocket: Sendable {
                 return (state.reader, state.writer, closeNow)
             }
         if closeNow { closeDescriptor() }
-        reader?.resume(returning: .closed)
-        writer?.resume(returning: .closed)
+        reader?.resume(returning: .closed, onQueueOf: loop)
+        writer?.resume(returning: .closed, onQueueOf: loop)
     }
 
     /// Called by the loop when epoll reports readiness (on the loop's queue).
     func handle(events mask: UInt32) {
         let readyForInput = mask & (CEP_IN | CEP_RDHUP | CEP_HUP | CEP_ERR) != 0
         let readyForOutput = mask & (CEP_OUT | CEP_HUP | CEP_ERR) != 0
-        let (reader, writer): (UnsafeContinuation<SocketError?, Never>?, UnsafeContinuation<SocketError?, Never>?) =
+        let (reader, writer): (Waiter?, Waiter?) =
             state.withLock { state in
                 guard !state.closed else { return (nil, nil) }
-                var reader: UnsafeContinuation<SocketError?, Never>?
-                var writer: UnsafeContinuation<SocketError?, Never>?
+                var reader: Waiter?
+                var writer: Waiter?
                 if readyForInput {
                     state.readable = true
                     // The peer's FIN, or an error: the next read returns 0 or fails, never "would block". (Plain
@@ -315,10 +315,10 @@ public final class AsyncSocket: Sendable {
 
     /// Called by the loop's ticker: fails waits whose deadline passed.
     func expireWaits(now: ContinuousClock.Instant) {
-        let (reader, writer): (UnsafeContinuation<SocketError?, Never>?, UnsafeContinuation<SocketError?, Never>?) =
+        let (reader, writer): (Waiter?, Waiter?) =
             state.withLock { state in
-                var reader: UnsafeContinuation<SocketError?, Never>?
-                var writer: UnsafeContinuation<SocketError?, Never>?
+                var reader: Waiter?
+                var writer: Waiter?
                 if let deadline = state.readDeadline, deadline <= now {
                     reader = state.reader
                     state.reader = nil
@@ -335,6 +335,69 @@ public final class AsyncSocket: Sendable {
         writer?.resume(returning: .timeout)
     }
 
+    // MARK: - Loop callbacks (no task)
+
+    /// What ``whenReadable(deadline:_:)`` and ``whenWritable(deadline:_:)`` did.
+    public enum Arming {
+        /// The callback will run on the loop's queue: at the next readiness event (nil), at the deadline
+        /// (``SocketError/timeout``) or when the socket is closed (``SocketError/closed``).
+        case armed
+        /// The socket is ready already: the callback was not kept, and the caller goes on at once.
+        case ready
+    }
+
+    /// Calls `callback` on the loop's queue once the socket is readable (the loop-driven counterpart of a task's
+    /// wait in ``read(deadline:_:)``). One reader at a time, task or callback.
+    /// - Throws: ``SocketError/closed`` when the socket is closed (the callback is not kept).
+    public func whenReadable(
+        deadline: ContinuousClock.Instant?, _ callback: @escaping @Sendable (SocketError?) -> Void
+    ) throws(SocketError) -> Arming {
+        try state.withLock { state throws(SocketError) in
+            if state.closed { throw .closed }
+            if state.readable { return .ready }
+            state.reader = .callback(callback)
+            state.readDeadline = deadline
+            return .armed
+        }
+    }
+
+    /// Calls `callback` on the loop's queue once the socket is writable (as ``whenReadable(deadline:_:)``).
+    public func whenWritable(
+        deadline: ContinuousClock.Instant?, _ callback: @escaping @Sendable (SocketError?) -> Void
+    ) throws(SocketError) -> Arming {
+        try state.withLock { state throws(SocketError) in
+            if state.closed { throw .closed }
+            if state.writable { return .ready }
+            state.writer = .callback(callback)
+            state.writeDeadline = deadline
+            return .armed
+        }
+    }
+
+    /// One write without waiting: how many bytes of `bytes[offset...]` went out, or nil when the kernel's buffer is
+    /// full (wait with ``whenWritable(deadline:_:)``).
+    public func writeNow(_ bytes: [UInt8], from offset: Int) throws(SocketError) -> Int? {
+        let events: UInt64? = try state.withLock { state throws(SocketError) in
+            if state.closed { throw .closed }
+            guard state.writable else { return nil }
+            state.inProgress += 1
+            return state.writeEvents
+        }
+        guard let events else { return nil }
+        let result: Result<IOResult<Int>, SocketError> = bytes.withUnsafeBytes { storage in
+            Result { () throws(SocketError) in try socket.write(storage.baseAddress! + offset, count: storage.count - offset) }
+        }
+        let full: Bool
+        if case .success(.wouldBlock) = result { full = true } else { full = false }
+        finishCall { state in
+            if full, state.writeEvents == events { state.writable = false }
+        }
+        switch try result.get() {
+        case .done(let written): return written
+        case .wouldBlock: return nil
+        }
+    }
+
     // MARK: - Private
 
     private func waitReadable(deadline: ContinuousClock.Instant?) async throws(SocketError) {
@@ -342,7 +405,7 @@ public final class AsyncSocket: Sendable {
             let immediate: SocketError?? = state.withLock { state in
                 if state.closed { return .some(.closed) }
                 if state.readable { return .some(nil) }
-                state.reader = continuation
+                state.reader = .task(continuation)
                 state.readDeadline = deadline
                 return .none
             }
@@ -356,7 +419,7 @@ public final class AsyncSocket: Sendable {
             let immediate: SocketError?? = state.withLock { state in
                 if state.closed { return .some(.closed) }
                 if state.writable { return .some(nil) }
-                state.writer = continuation
+                state.writer = .task(continuation)
                 state.writeDeadline = deadline
                 return .none
             }
@@ -393,5 +456,28 @@ public final class AsyncSocket: Sendable {
     private func closeDescriptor() {
         loop.deregister(token: token.load(ordering: .relaxed), descriptor: socket.descriptor)
         socket.close()
+    }
+}
+
+/// Who waits for a socket's readiness: a suspended task, or a callback of a loop-driven connection (run on the
+/// loop's queue, never under a lock).
+enum Waiter: Sendable {
+    case task(UnsafeContinuation<SocketError?, Never>)
+    case callback(@Sendable (SocketError?) -> Void)
+
+    /// Resumes the waiter (on the loop's queue: from a readiness event or the deadline ticker).
+    func resume(returning error: SocketError?) {
+        switch self {
+        case .task(let continuation): continuation.resume(returning: error)
+        case .callback(let callback): callback(error)
+        }
+    }
+
+    /// Resumes the waiter from any thread: a callback is run on `loop`'s queue, where loop-driven connections live.
+    func resume(returning error: SocketError?, onQueueOf loop: IOLoop) {
+        switch self {
+        case .task(let continuation): continuation.resume(returning: error)
+        case .callback(let callback): loop.execute { callback(error) }
+        }
     }
 }

@@ -191,23 +191,36 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 128) { tokens in
             withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 128) { masks in
                 let count = Int(cep_wait(epoll, tokens.baseAddress!, masks.baseAddress!, 128, 0))
-                if count > 0 {
-                    // Under the registry's lock: a socket's handler only takes its own lock and queues jobs.
+                guard count > 0 else { return 0 }
+                withUnsafeTemporaryAllocation(of: Unmanaged<AsyncSocket>?.self, capacity: count) { ready in
+                    // Looked up under the registry's lock, handled after it: a loop-driven connection's callback
+                    // runs from handle(events:) and may register or close sockets.
                     sockets.withLock { sockets in
-                        for i in 0..<count { sockets[tokens[i]]?.handle(events: masks[i]) }
+                        for i in 0..<count {
+                            ready[i] = sockets[tokens[i]].map { Unmanaged.passRetained($0) }
+                        }
+                    }
+                    for i in 0..<count {
+                        guard let socket = ready[i] else { continue }
+                        socket.takeUnretainedValue().handle(events: masks[i])
+                        socket.release()
                     }
                 }
-                return max(0, count)
+                return count
             }
         }
     }
 
+    /// Runs `work` on the loop's queue (for loop-driven connections; serial with the loop's jobs and events).
+    public func execute(_ work: @escaping @Sendable () -> Void) {
+        queue.async(execute: work)
+    }
+
     private func checkDeadlines() {
         let now = ContinuousClock.now
-        // Under the registry's lock, as in harvest(): expiring a wait only takes the socket's lock and queues a job.
-        sockets.withLock { sockets in
-            for socket in sockets.values { socket.expireWaits(now: now) }
-        }
+        // Expired outside the registry's lock, as in harvest(): a callback may register or close sockets.
+        let all = sockets.withLock { Array($0.values) }
+        for socket in all { socket.expireWaits(now: now) }
     }
 }
 

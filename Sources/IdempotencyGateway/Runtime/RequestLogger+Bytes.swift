@@ -1,5 +1,7 @@
 import GatewayBackends
 import GatewayHTTP
+import GatewayServer
+import GatewaySockets
 import HTTPTypes
 import Idempotency
 import Synchronization
@@ -8,7 +10,7 @@ import Synchronization
 /// backend that can forward it as bytes (``ReverseProxyBackend/acceptsBytes(_:)``), is relayed without building
 /// its swift-http-types form. What the client, the upstream, the access log and the metrics see is what
 /// ``RequestLogger/handle(_:)`` gives them.
-extension RequestLogger: ByteForwarding {
+extension RequestLogger: LoopForwarding {
     /// Requests forwarded on the byte path since the process started (for the tests that show it is taken).
     static let bytePathRequests = Atomic<Int>(0)
 
@@ -28,6 +30,37 @@ extension RequestLogger: ByteForwarding {
     }
 
     func forward(_ head: RawRequestHead, body: [UInt8], connection: ConnectionInfo) async -> GatewayResponse {
+        let exchange = start(head, body: body, connection: connection)
+        let answer: Result<UpstreamAnswer, UpstreamError>
+        do throws(UpstreamError) {
+            answer = .success(try await proxy!.client.exchange(exchange.message, method: head.method))
+        } catch {
+            answer = .failure(error)
+        }
+        return finish(exchange, answer)
+    }
+
+    /// The loop-driven byte path (``LoopForwarding``): the same exchange, its response read on `loop`'s events.
+    func forward(
+        _ head: RawRequestHead, body: [UInt8], connection: ConnectionInfo, on loop: IOLoop,
+        completion: @escaping @Sendable (GatewayResponse) -> Void
+    ) {
+        let exchange = start(head, body: body, connection: connection)
+        proxy!.client.exchange(exchange.message, method: head.method, on: loop) { answer in
+            completion(self.finish(exchange, answer))
+        }
+    }
+
+    /// What a byte-path exchange keeps between sending the request and relaying its answer.
+    struct BytePathExchange: Sendable {
+        var message: [UInt8]
+        var requestID: String
+        var logged: (method: String, path: String, key: String?)?
+        var start: ContinuousClock.Instant
+    }
+
+    /// The request as it goes upstream, with what the access log needs of it; counts it in flight.
+    private func start(_ head: RawRequestHead, body: [UInt8], connection: ConnectionInfo) -> BytePathExchange {
         let start = ContinuousClock.now
         let requestID = Self.requestID(from: head)
         var logged: (method: String, path: String, key: String?)?
@@ -44,11 +77,17 @@ extension RequestLogger: ByteForwarding {
             )
         }
         inFlight.increment()
-        let proxy = proxy!
+        let message = proxy!.forwardedRequest(head, body: body, connection: connection, requestID: requestID)
+        return BytePathExchange(message: message, requestID: requestID, logged: logged, start: start)
+    }
+
+    /// The response to the client for the upstream's `answer`: its head relayed with the gateway's edits, or a
+    /// problem for a failure; counted and logged.
+    private func finish(_ exchange: BytePathExchange, _ answer: Result<UpstreamAnswer, UpstreamError>) -> GatewayResponse {
+        let requestID = exchange.requestID
         var response: GatewayResponse
         do {
-            let message = proxy.forwardedRequest(head, body: body, connection: connection, requestID: requestID)
-            switch try await proxy.client.exchange(message, method: head.method) {
+            switch try answer.get() {
             case .bytes(let raw, let body):
                 if let relayed = ReverseProxyBackend.relayedHead(raw, requestID: requestID) {
                     response = GatewayResponse(status: raw.statusCode, encoded: relayed.encoded, hasDate: relayed.hasDate, body: body)
@@ -74,7 +113,8 @@ extension RequestLogger: ByteForwarding {
         inFlight.decrement()
         engine.countPassthrough()
         Self.bytePathRequests.add(1, ordering: .relaxed)
-        return finish(consume response, outcome: .passthrough, logged: logged, requestID: requestID, start: start)
+        return finish(
+            consume response, outcome: .passthrough, logged: exchange.logged, requestID: requestID, start: exchange.start)
     }
 
     /// The client's `X-Request-Id` when sane (as ``requestID(from:)`` decides for the usual path; the byte path takes

@@ -1,0 +1,256 @@
+import GatewayHTTP
+import GatewaySockets
+
+extension ServerConnection {
+    /// Starts serving the connection: driven by its loop's events while its requests take the handler's loop-driven
+    /// byte path (``LoopForwarding``), otherwise in a task (``run(resuming:decoder:first:)``). `onEnd` runs once,
+    /// when the connection is closed and done with.
+    func start(onEnd: @escaping @Sendable () -> Void) {
+        if let forwarding = byteForwarding as? any LoopForwarding {
+            let connection = LoopDrivenConnection(connection: self, forwarding: forwarding, onEnd: onEnd)
+            socket.loop.execute { connection.serve() }
+        } else {
+            // The connection's task runs on its socket's loop: socket events resume it without a thread hop.
+            socket.loop.spawn {
+                await self.run()
+                onEnd()
+            }
+        }
+    }
+}
+
+/// A client connection served on its loop's queue without a task, for as long as its requests are plain forwards
+/// (``LoopForwarding``): the loop's readiness callbacks read a request, the handler forwards it and calls back with
+/// the response, which is written at once (or when the socket drains), then the next request is read. Requests on
+/// a keep-alive connection that are complete in what arrived, have at most a `Content-Length` body and are
+/// accepted by the byte path never suspend a task.
+///
+/// Anything else is handed over to the connection's task (``ServerConnection/run(resuming:decoder:first:)``), which
+/// then serves the connection to its end exactly as for any other handler: a head the byte path declines (a keyed
+/// request, a chunked body, `Expect: 100-continue`), a head or body not yet complete (read under the header and
+/// body timeouts there), a request that fails to parse (answered there), a response whose body is streamed, and a
+/// response after which the connection closes.
+///
+/// `@unchecked Sendable`: confined to the loop's queue. It is made and first run there (``IOLoop/execute(_:)``); its
+/// socket's callbacks run there; the forwarding's completion runs there or in a task on the loop, whose jobs the
+/// loop runs on the same queue. A hand-over passes the decoder on and never touches it again.
+final class LoopDrivenConnection: @unchecked Sendable {
+    private let connection: ServerConnection
+    private let forwarding: any LoopForwarding
+    private let socket: AsyncSocket
+    private let onEnd: @Sendable () -> Void
+    private var decoder: HTTPRequestDecoder
+    private let connectionInfo: ConnectionInfo
+    /// No request has been served yet (a client that connects and sends nothing is held for the header timeout).
+    private var first = true
+    /// When the wait for the next request ends (fixed when it starts: empty lines do not extend it).
+    private var idleDeadline: ContinuousClock.Instant?
+    /// The request being forwarded.
+    private var request: RequestSummary?
+    /// The buffered body's share of the server's budget, held until the answer came.
+    private var reservation: BufferedBodyBudget.Reservation?
+    /// While the forwarding call runs: a response given back before it returns waits here.
+    private var forwardingNow = false
+    private var earlyResponse: GatewayResponse?
+    /// The response being written, and how much of it went out.
+    private var output: [UInt8] = []
+    private var written = 0
+
+    init(connection: ServerConnection, forwarding: any LoopForwarding, onEnd: @escaping @Sendable () -> Void) {
+        self.connection = connection
+        self.forwarding = forwarding
+        self.socket = connection.socket
+        self.onEnd = onEnd
+        self.decoder = connection.makeDecoder()
+        self.connectionInfo = ConnectionInfo(remoteAddress: connection.socket.peer?.host ?? "")
+    }
+
+    /// Reads and forwards requests until one is in flight, the socket has nothing yet (its callback goes on), the
+    /// connection was handed over, or it closed.
+    func serve() {
+        while true {
+            switch nextRequest() {
+            case .needInput:
+                guard readMore() else { return }
+            case .forwarded:
+                // Usually the response comes later (its callback goes on); one given back at once is written now.
+                guard let response = earlyResponse.take(), write(response) else { return }
+            case .handOver(let event):
+                handOver(.reading(event))
+                return
+            }
+        }
+    }
+
+    private enum Step {
+        case needInput
+        case forwarded
+        case handOver(RequestEvent?)
+    }
+
+    /// Decodes the next request from what arrived and forwards it when this path can.
+    private func nextRequest() -> Step {
+        do throws(HTTPParseError) {
+            guard let event = try decoder.next() else {
+                // Part of a head: the task reads the rest, under the header timeout.
+                return decoder.isIdle ? .needInput : .handOver(nil)
+            }
+            guard case .rawHead(let head) = event, connection.takesBytePath(head) else { return .handOver(event) }
+            var length = 0
+            if case .contentLength(let bodyLength) = head.framing { length = bodyLength }
+            // The whole body is here, and the budget for buffered bodies has room for it: it is taken now.
+            guard decoder.bufferedByteCount >= length else { return .handOver(event) }
+            var reservation: BufferedBodyBudget.Reservation?
+            if length > 0 {
+                reservation = connection.bodyBudget.reserve(length)
+                if reservation == nil { return .handOver(event) }  // refused there, with its 503
+            }
+            var body: [UInt8] = []
+            while let part = try decoder.next() {
+                switch part {
+                case .body(let chunk):
+                    if body.isEmpty { body = chunk } else { body.append(contentsOf: chunk) }
+                case .end:
+                    forward(head, body: body, reservation: reservation)
+                    return .forwarded
+                case .head, .rawHead:
+                    break
+                }
+            }
+            // A body of a known length that is all here always ends above.
+            assertionFailure("a buffered Content-Length body did not end")
+            close()
+            return .forwarded
+        } catch {
+            // The decoder stays failed: the task answers with the error.
+            return .handOver(nil)
+        }
+    }
+
+    /// Reads what the client sent; false when the connection waits for more (its callback goes on) or is done.
+    private func readMore() -> Bool {
+        let configuration = connection.configuration
+        // Between requests (only empty lines, if anything, arrived since the last one).
+        guard connection.markIdle() else {
+            close()  // shutting down
+            return false
+        }
+        let now = ContinuousClock.now
+        if idleDeadline == nil {
+            idleDeadline = now + (first ? min(configuration.headerTimeout, configuration.idleTimeout) : configuration.idleTimeout)
+        }
+        // A client that never stops sending empty lines is cut off here.
+        guard now < idleDeadline! else {
+            close()
+            return false
+        }
+        do throws(SocketError) {
+            guard let count = try socket.readNow({ decoder.append($0) }) else {
+                switch try socket.whenReadable(deadline: idleDeadline, { error in self.readable(error) }) {
+                case .armed: return false
+                case .ready: return true
+                }
+            }
+            guard count > 0 else {
+                close()  // the peer closed
+                return false
+            }
+            connection.markBusy()
+            return true
+        } catch {
+            close()
+            return false
+        }
+    }
+
+    /// The client sent something, or its idle time is over (closed quietly, as between requests), or the socket closed.
+    private func readable(_ error: SocketError?) {
+        guard error == nil else {
+            close()
+            return
+        }
+        serve()
+    }
+
+    private func forward(_ head: RawRequestHead, body: [UInt8], reservation: BufferedBodyBudget.Reservation?) {
+        first = false
+        idleDeadline = nil
+        request = RequestSummary(method: head.method, version: head.version, keepAlive: head.keepAlive)
+        self.reservation = reservation
+        var info = connectionInfo
+        info.version = head.version
+        forwardingNow = true
+        forwarding.forward(head, body: body, connection: info, on: socket.loop) { response in
+            self.answered(response)
+        }
+        forwardingNow = false
+    }
+
+    /// The handler's response to the request in flight.
+    private func answered(_ response: GatewayResponse) {
+        if forwardingNow {
+            earlyResponse = response  // serve() writes it once the forwarding call returns
+            return
+        }
+        if write(response) { serve() }
+    }
+
+    /// Writes the response to the request in flight; true when the next request can be read. A response with a
+    /// streamed body, or after which the connection closes, is handed over to the task.
+    private func write(_ response: consuming GatewayResponse) -> Bool {
+        reservation = nil  // as in the task: the body's share is given back once the answer came
+        guard let request = request.take() else { return false }
+        guard request.keepAlive, !connection.shuttingDown.isSet, response.bodyStream == nil else {
+            handOver(.responding(response, request))
+            return false
+        }
+        written = 0
+        _ = ServerConnection.encode(response, for: request, keepAlive: true, inlineBodyUpTo: .max, into: &output)
+        return flush()
+    }
+
+    /// Writes what is left of the output; true once all of it went out.
+    private func flush() -> Bool {
+        do throws(SocketError) {
+            while written < output.count {
+                guard let count = try socket.writeNow(output, from: written) else {
+                    let stall = ContinuousClock.now + connection.configuration.writeTimeout
+                    switch try socket.whenWritable(deadline: stall, { error in self.writable(error) }) {
+                    case .armed: return false
+                    case .ready: continue
+                    }
+                }
+                written += count
+            }
+        } catch {
+            close()
+            return false
+        }
+        // Kept for the next response while small (an idle connection holds at most 4 KiB for it).
+        output.removeAll(keepingCapacity: output.capacity <= 4096)
+        return true
+    }
+
+    /// The client took more of the response, or stalled for the write timeout, or the socket closed.
+    private func writable(_ error: SocketError?) {
+        guard error == nil else {
+            close()
+            return
+        }
+        if flush() { serve() }
+    }
+
+    /// The connection's task goes on from here, with the decoder.
+    private func handOver(_ resumption: Resumption) {
+        let (connection, decoder, first, onEnd) = (connection, decoder, first, onEnd)
+        socket.loop.spawn {
+            await connection.run(resuming: resumption, decoder: decoder, first: first)
+            onEnd()
+        }
+    }
+
+    private func close() {
+        socket.close()
+        onEnd()
+    }
+}
