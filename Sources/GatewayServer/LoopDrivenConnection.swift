@@ -1,5 +1,6 @@
 import GatewayHTTP
 import GatewaySockets
+import Synchronization
 
 extension ServerConnection {
     /// Starts serving the connection: driven by its loop's events while its requests take the handler's loop-driven
@@ -17,6 +18,15 @@ extension ServerConnection {
             }
         }
     }
+}
+
+/// What loop-driven connections (``LoopDrivenConnection``) did since the process started, for the tests that show
+/// which way requests went.
+public enum LoopDrivenCounters {
+    /// Requests forwarded without a task.
+    public static let forwarded = Atomic<Int>(0)
+    /// Connections handed over to their task.
+    public static let handedOver = Atomic<Int>(0)
 }
 
 /// A client connection served on its loop's queue without a task, for as long as its requests are plain forwards
@@ -179,6 +189,7 @@ final class LoopDrivenConnection: @unchecked Sendable {
         self.reservation = reservation
         var info = connectionInfo
         info.version = head.version
+        LoopDrivenCounters.forwarded.add(1, ordering: .relaxed)
         forwardingNow = true
         forwarding.forward(head, body: body, connection: info, on: socket.loop) { response in
             self.answered(response)
@@ -242,6 +253,7 @@ final class LoopDrivenConnection: @unchecked Sendable {
 
     /// The connection's task goes on from here, with the decoder.
     private func handOver(_ resumption: Resumption) {
+        LoopDrivenCounters.handedOver.add(1, ordering: .relaxed)
         let (connection, decoder, first, onEnd) = (connection, decoder, first, onEnd)
         socket.loop.spawn {
             await connection.run(resuming: resumption, decoder: decoder, first: first)
