@@ -94,19 +94,20 @@ extension UpstreamClient {
 ///
 /// `@unchecked Sendable`: confined to its loop's queue. It is made there, and only the socket's readiness callbacks
 /// (which the loop runs on its queue) resume it; a hand-over to a task passes on copies and never touches it again.
+/// For the same reason its mutable state is `@exclusivity(unchecked)` (one thread, no overlapping access).
 final class LoopExchange: @unchecked Sendable {
     private let client: UpstreamClient
     private let socket: AsyncSocket
-    private var decoder: HTTPResponseDecoder
+    @exclusivity(unchecked) private var decoder: HTTPResponseDecoder
     private let message: [UInt8]
     private let method: HTTPRequest.Method
     private let deadline: ContinuousClock.Instant
     private let completion: @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void
     /// The head, once it came (as received: the body is small and sized, or there is none).
-    private var head: RawResponseHead?
-    private var body: [UInt8] = []
+    @exclusivity(unchecked) private var head: RawResponseHead?
+    @exclusivity(unchecked) private var body: [UInt8] = []
     /// Whether any byte of a response arrived (a reused connection closed before that may be resent on).
-    private var received = false
+    @exclusivity(unchecked) private var received = false
 
     init(
         client: UpstreamClient, socket: AsyncSocket, decoder: consuming HTTPResponseDecoder?, message: [UInt8],

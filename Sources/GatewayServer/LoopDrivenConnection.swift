@@ -23,7 +23,7 @@ extension ServerConnection {
 /// What loop-driven connections (``LoopDrivenConnection``) did since the process started, for the tests that show
 /// which way requests went.
 public enum LoopDrivenCounters {
-    /// Requests forwarded without a task.
+    /// Requests forwarded without a task (counted when their connection ends or is handed over).
     public static let forwarded = Atomic<Int>(0)
     /// Connections handed over to their task.
     public static let handedOver = Atomic<Int>(0)
@@ -43,28 +43,37 @@ public enum LoopDrivenCounters {
 ///
 /// `@unchecked Sendable`: confined to the loop's queue. It is made and first run there (``IOLoop/execute(_:)``); its
 /// socket's callbacks run there; the forwarding's completion runs there or in a task on the loop, whose jobs the
-/// loop runs on the same queue. A hand-over passes the decoder on and never touches it again.
+/// loop runs on the same queue. A hand-over passes the decoder on and never touches it again. For the same reason
+/// its mutable state is `@exclusivity(unchecked)`: one thread, and no access overlaps another (the dynamic checks
+/// cost several per cent of the path's CPU).
 final class LoopDrivenConnection: @unchecked Sendable {
     private let connection: ServerConnection
     private let forwarding: any LoopForwarding
     private let socket: AsyncSocket
     private let onEnd: @Sendable () -> Void
-    private var decoder: HTTPRequestDecoder
+    @exclusivity(unchecked) private var decoder: HTTPRequestDecoder
     private let connectionInfo: ConnectionInfo
     /// No request has been served yet (a client that connects and sends nothing is held for the header timeout).
-    private var first = true
+    @exclusivity(unchecked) private var first = true
     /// When the wait for the next request ends (fixed when it starts: empty lines do not extend it).
-    private var idleDeadline: ContinuousClock.Instant?
+    @exclusivity(unchecked) private var idleDeadline: ContinuousClock.Instant?
     /// The request being forwarded.
-    private var request: RequestSummary?
+    @exclusivity(unchecked) private var request: RequestSummary?
     /// The buffered body's share of the server's budget, held until the answer came.
-    private var reservation: BufferedBodyBudget.Reservation?
+    @exclusivity(unchecked) private var reservation: BufferedBodyBudget.Reservation?
     /// While the forwarding call runs: a response given back before it returns waits here.
-    private var forwardingNow = false
-    private var earlyResponse: GatewayResponse?
+    @exclusivity(unchecked) private var forwardingNow = false
+    @exclusivity(unchecked) private var earlyResponse: GatewayResponse?
     /// The response being written, and how much of it went out.
-    private var output: [UInt8] = []
-    private var written = 0
+    @exclusivity(unchecked) private var output: [UInt8] = []
+    @exclusivity(unchecked) private var written = 0
+    /// The socket callbacks, made once (each arming would otherwise allocate a closure). They hold the connection
+    /// until it ends (``close()``, ``handOver(_:)``), which drops them.
+    @exclusivity(unchecked) private var onReadable: (@Sendable (SocketError?) -> Void)?
+    @exclusivity(unchecked) private var onWritable: (@Sendable (SocketError?) -> Void)?
+    /// Requests this connection forwarded (added to ``LoopDrivenCounters/forwarded`` when it ends: one shared atomic
+    /// per connection, not per request).
+    @exclusivity(unchecked) private var forwardedCount = 0
 
     init(connection: ServerConnection, forwarding: any LoopForwarding, onEnd: @escaping @Sendable () -> Void) {
         self.connection = connection
@@ -73,6 +82,8 @@ final class LoopDrivenConnection: @unchecked Sendable {
         self.onEnd = onEnd
         self.decoder = connection.makeDecoder()
         self.connectionInfo = ConnectionInfo(remoteAddress: connection.socket.peer?.host ?? "")
+        onReadable = { error in self.readable(error) }
+        onWritable = { error in self.writable(error) }
     }
 
     /// Reads and forwards requests until one is in flight, the socket has nothing yet (its callback goes on), the
@@ -139,7 +150,6 @@ final class LoopDrivenConnection: @unchecked Sendable {
 
     /// Reads what the client sent; false when the connection waits for more (its callback goes on) or is done.
     private func readMore() -> Bool {
-        let configuration = connection.configuration
         // Between requests (only empty lines, if anything, arrived since the last one).
         guard connection.markIdle() else {
             close()  // shutting down
@@ -147,7 +157,8 @@ final class LoopDrivenConnection: @unchecked Sendable {
         }
         let now = ContinuousClock.now
         if idleDeadline == nil {
-            idleDeadline = now + (first ? min(configuration.headerTimeout, configuration.idleTimeout) : configuration.idleTimeout)
+            let idle = connection.configuration.idleTimeout
+            idleDeadline = now + (first ? min(connection.configuration.headerTimeout, idle) : idle)
         }
         // A client that never stops sending empty lines is cut off here.
         guard now < idleDeadline! else {
@@ -156,7 +167,7 @@ final class LoopDrivenConnection: @unchecked Sendable {
         }
         do throws(SocketError) {
             guard let count = try socket.readNow({ decoder.append($0) }) else {
-                switch try socket.whenReadable(deadline: idleDeadline, { error in self.readable(error) }) {
+                switch try socket.whenReadable(deadline: idleDeadline, onReadable!) {
                 case .armed: return false
                 case .ready: return true
                 }
@@ -189,7 +200,7 @@ final class LoopDrivenConnection: @unchecked Sendable {
         self.reservation = reservation
         var info = connectionInfo
         info.version = head.version
-        LoopDrivenCounters.forwarded.add(1, ordering: .relaxed)
+        forwardedCount += 1
         forwardingNow = true
         forwarding.forward(head, body: body, connection: info, on: socket.loop) { response in
             self.answered(response)
@@ -226,7 +237,7 @@ final class LoopDrivenConnection: @unchecked Sendable {
             while written < output.count {
                 guard let count = try socket.writeNow(output, from: written) else {
                     let stall = ContinuousClock.now + connection.configuration.writeTimeout
-                    switch try socket.whenWritable(deadline: stall, { error in self.writable(error) }) {
+                    switch try socket.whenWritable(deadline: stall, onWritable!) {
                     case .armed: return false
                     case .ready: continue
                     }
@@ -254,6 +265,7 @@ final class LoopDrivenConnection: @unchecked Sendable {
     /// The connection's task goes on from here, with the decoder.
     private func handOver(_ resumption: Resumption) {
         LoopDrivenCounters.handedOver.add(1, ordering: .relaxed)
+        ended()
         let (connection, decoder, first, onEnd) = (connection, decoder, first, onEnd)
         socket.loop.spawn {
             await connection.run(resuming: resumption, decoder: decoder, first: first)
@@ -263,6 +275,16 @@ final class LoopDrivenConnection: @unchecked Sendable {
 
     private func close() {
         socket.close()
+        guard onReadable != nil else { return }  // ended already
+        ended()
         onEnd()
+    }
+
+    /// Drops the callbacks (and with them the cycle through the connection) and counts what it forwarded.
+    private func ended() {
+        onReadable = nil
+        onWritable = nil
+        LoopDrivenCounters.forwarded.add(forwardedCount, ordering: .relaxed)
+        forwardedCount = 0
     }
 }
