@@ -95,7 +95,7 @@ extension UpstreamClient {
 /// `@unchecked Sendable`: confined to its loop's queue. It is made there, and only the socket's readiness callbacks
 /// (which the loop runs on its queue) resume it; a hand-over to a task passes on copies and never touches it again.
 /// For the same reason its mutable state is `@exclusivity(unchecked)` (one thread, no overlapping access).
-final class LoopExchange: @unchecked Sendable {
+final class LoopExchange: SocketEventHandler, @unchecked Sendable {
     private let client: UpstreamClient
     private let socket: AsyncSocket
     @exclusivity(unchecked) private var decoder: HTTPResponseDecoder
@@ -173,7 +173,7 @@ final class LoopExchange: @unchecked Sendable {
             }
             do throws(SocketError) {
                 guard let count = try socket.readNow({ decoder.append($0) }) else {
-                    switch try socket.whenReadable(deadline: deadline, { error in self.resume(error) }) {
+                    switch try socket.whenReadable(deadline: deadline, notify: self) {
                     case .armed: return
                     case .ready: continue
                     }
@@ -190,8 +190,12 @@ final class LoopExchange: @unchecked Sendable {
         }
     }
 
-    private func resume(_ error: SocketError?) {
+    func socketReadable(_ error: SocketError?) {
         if let error { ended(error) } else { read() }
+    }
+
+    func socketWritable(_ error: SocketError?) {
+        assertionFailure("a loop-driven exchange never waits to write")
     }
 
     /// The connection failed, timed out or closed before the response was complete.

@@ -46,7 +46,7 @@ public enum LoopDrivenCounters {
 /// loop runs on the same queue. A hand-over passes the decoder on and never touches it again. For the same reason
 /// its mutable state is `@exclusivity(unchecked)`: one thread, and no access overlaps another (the dynamic checks
 /// cost several per cent of the path's CPU).
-final class LoopDrivenConnection: @unchecked Sendable {
+final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
     private let connection: ServerConnection
     private let forwarding: any LoopForwarding
     private let socket: AsyncSocket
@@ -67,10 +67,8 @@ final class LoopDrivenConnection: @unchecked Sendable {
     /// The response being written, and how much of it went out.
     @exclusivity(unchecked) private var output: [UInt8] = []
     @exclusivity(unchecked) private var written = 0
-    /// The socket callbacks, made once (each arming would otherwise allocate a closure). They hold the connection
-    /// until it ends (``close()``, ``handOver(_:)``), which drops them.
-    @exclusivity(unchecked) private var onReadable: (@Sendable (SocketError?) -> Void)?
-    @exclusivity(unchecked) private var onWritable: (@Sendable (SocketError?) -> Void)?
+    /// Set once the connection closed or was handed over.
+    @exclusivity(unchecked) private var finished = false
     /// Requests this connection forwarded (added to ``LoopDrivenCounters/forwarded`` when it ends: one shared atomic
     /// per connection, not per request).
     @exclusivity(unchecked) private var forwardedCount = 0
@@ -82,8 +80,6 @@ final class LoopDrivenConnection: @unchecked Sendable {
         self.onEnd = onEnd
         self.decoder = connection.makeDecoder()
         self.connectionInfo = ConnectionInfo(remoteAddress: connection.socket.peer?.host ?? "")
-        onReadable = { error in self.readable(error) }
-        onWritable = { error in self.writable(error) }
     }
 
     /// Reads and forwards requests until one is in flight, the socket has nothing yet (its callback goes on), the
@@ -167,7 +163,7 @@ final class LoopDrivenConnection: @unchecked Sendable {
         }
         do throws(SocketError) {
             guard let count = try socket.readNow({ decoder.append($0) }) else {
-                switch try socket.whenReadable(deadline: idleDeadline, onReadable!) {
+                switch try socket.whenReadable(deadline: idleDeadline, notify: self) {
                 case .armed: return false
                 case .ready: return true
                 }
@@ -185,7 +181,7 @@ final class LoopDrivenConnection: @unchecked Sendable {
     }
 
     /// The client sent something, or its idle time is over (closed quietly, as between requests), or the socket closed.
-    private func readable(_ error: SocketError?) {
+    func socketReadable(_ error: SocketError?) {
         guard error == nil else {
             close()
             return
@@ -237,7 +233,7 @@ final class LoopDrivenConnection: @unchecked Sendable {
             while written < output.count {
                 guard let count = try socket.writeNow(output, from: written) else {
                     let stall = ContinuousClock.now + connection.configuration.writeTimeout
-                    switch try socket.whenWritable(deadline: stall, onWritable!) {
+                    switch try socket.whenWritable(deadline: stall, notify: self) {
                     case .armed: return false
                     case .ready: continue
                     }
@@ -254,7 +250,7 @@ final class LoopDrivenConnection: @unchecked Sendable {
     }
 
     /// The client took more of the response, or stalled for the write timeout, or the socket closed.
-    private func writable(_ error: SocketError?) {
+    func socketWritable(_ error: SocketError?) {
         guard error == nil else {
             close()
             return
@@ -275,15 +271,14 @@ final class LoopDrivenConnection: @unchecked Sendable {
 
     private func close() {
         socket.close()
-        guard onReadable != nil else { return }  // ended already
+        guard !finished else { return }
         ended()
         onEnd()
     }
 
-    /// Drops the callbacks (and with them the cycle through the connection) and counts what it forwarded.
+    /// Counts what it forwarded.
     private func ended() {
-        onReadable = nil
-        onWritable = nil
+        finished = true
         LoopDrivenCounters.forwarded.add(forwardedCount, ordering: .relaxed)
         forwardedCount = 0
     }

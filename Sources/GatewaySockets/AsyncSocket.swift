@@ -337,45 +337,42 @@ public final class AsyncSocket: Sendable {
 
     // MARK: - Loop callbacks (no task)
 
-    /// What ``whenReadable(deadline:_:)`` and ``whenWritable(deadline:_:)`` did.
+    /// What ``whenReadable(deadline:notify:)`` and ``whenWritable(deadline:notify:)`` did.
     public enum Arming {
-        /// The callback will run on the loop's queue: at the next readiness event (nil), at the deadline
+        /// The handler will be called on the loop's queue: at the next readiness event (nil), at the deadline
         /// (``SocketError/timeout``) or when the socket is closed (``SocketError/closed``).
         case armed
-        /// The socket is ready already: the callback was not kept, and the caller goes on at once.
+        /// The socket is ready already: the handler was not kept, and the caller goes on at once.
         case ready
     }
 
-    /// Calls `callback` on the loop's queue once the socket is readable (the loop-driven counterpart of a task's
-    /// wait in ``read(deadline:_:)``). One reader at a time, task or callback.
-    /// - Throws: ``SocketError/closed`` when the socket is closed (the callback is not kept).
-    public func whenReadable(
-        deadline: ContinuousClock.Instant?, _ callback: @escaping @Sendable (SocketError?) -> Void
-    ) throws(SocketError) -> Arming {
+    /// Calls `handler`'s ``SocketEventHandler/socketReadable(_:)`` on the loop's queue once the socket is readable
+    /// (the loop-driven counterpart of a task's wait in ``read(deadline:_:)``). One reader at a time, task or handler.
+    /// - Throws: ``SocketError/closed`` when the socket is closed (the handler is not kept).
+    public func whenReadable(deadline: ContinuousClock.Instant?, notify handler: any SocketEventHandler) throws(SocketError) -> Arming {
         try state.withLock { state throws(SocketError) in
             if state.closed { throw .closed }
             if state.readable { return .ready }
-            state.reader = .callback(callback)
+            state.reader = .readHandler(handler)
             state.readDeadline = deadline
             return .armed
         }
     }
 
-    /// Calls `callback` on the loop's queue once the socket is writable (as ``whenReadable(deadline:_:)``).
-    public func whenWritable(
-        deadline: ContinuousClock.Instant?, _ callback: @escaping @Sendable (SocketError?) -> Void
-    ) throws(SocketError) -> Arming {
+    /// Calls `handler`'s ``SocketEventHandler/socketWritable(_:)`` on the loop's queue once the socket is writable
+    /// (as ``whenReadable(deadline:notify:)``).
+    public func whenWritable(deadline: ContinuousClock.Instant?, notify handler: any SocketEventHandler) throws(SocketError) -> Arming {
         try state.withLock { state throws(SocketError) in
             if state.closed { throw .closed }
             if state.writable { return .ready }
-            state.writer = .callback(callback)
+            state.writer = .writeHandler(handler)
             state.writeDeadline = deadline
             return .armed
         }
     }
 
     /// One write without waiting: how many bytes of `bytes[offset...]` went out, or nil when the kernel's buffer is
-    /// full (wait with ``whenWritable(deadline:_:)``).
+    /// full (wait with ``whenWritable(deadline:notify:)``).
     public func writeNow(_ bytes: [UInt8], from offset: Int) throws(SocketError) -> Int? {
         let events: UInt64? = try state.withLock { state throws(SocketError) in
             if state.closed { throw .closed }
@@ -459,25 +456,35 @@ public final class AsyncSocket: Sendable {
     }
 }
 
-/// Who waits for a socket's readiness: a suspended task, or a callback of a loop-driven connection (run on the
-/// loop's queue, never under a lock).
+/// What a loop-driven user of a socket implements to be told of its readiness (``AsyncSocket/whenReadable(deadline:notify:)``):
+/// called on the loop's queue, never under a lock, with nil when the socket is ready, ``SocketError/timeout`` at the
+/// deadline, or ``SocketError/closed``. An object, not a closure: waiting allocates nothing.
+public protocol SocketEventHandler: AnyObject, Sendable {
+    func socketReadable(_ error: SocketError?)
+    func socketWritable(_ error: SocketError?)
+}
+
+/// Who waits for a socket's readiness: a suspended task, or a loop-driven handler (called on the loop's queue, never
+/// under a lock).
 enum Waiter: Sendable {
     case task(UnsafeContinuation<SocketError?, Never>)
-    case callback(@Sendable (SocketError?) -> Void)
+    case readHandler(any SocketEventHandler)
+    case writeHandler(any SocketEventHandler)
 
     /// Resumes the waiter (on the loop's queue: from a readiness event or the deadline ticker).
     func resume(returning error: SocketError?) {
         switch self {
         case .task(let continuation): continuation.resume(returning: error)
-        case .callback(let callback): callback(error)
+        case .readHandler(let handler): handler.socketReadable(error)
+        case .writeHandler(let handler): handler.socketWritable(error)
         }
     }
 
-    /// Resumes the waiter from any thread: a callback is run on `loop`'s queue, where loop-driven connections live.
+    /// Resumes the waiter from any thread: a handler is called on `loop`'s queue, where loop-driven connections live.
     func resume(returning error: SocketError?, onQueueOf loop: IOLoop) {
         switch self {
         case .task(let continuation): continuation.resume(returning: error)
-        case .callback(let callback): loop.execute { callback(error) }
+        case .readHandler, .writeHandler: loop.execute { self.resume(returning: error) }
         }
     }
 }

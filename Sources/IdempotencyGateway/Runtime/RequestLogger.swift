@@ -21,6 +21,8 @@ struct RequestLogger: HTTPHandler {
     let proxy: ReverseProxyBackend?
     /// Whether the logger writes the access-log line (`info`), decided once: the level is fixed at start.
     let logsRequests: Bool
+    /// The byte path the server's connections use, with a reverse-proxy backend (a copy of this handler inside).
+    private(set) var bytePath: BytePathForwarder?
 
     init(engine: IdempotencyEngine, logger: Logger, inFlight: GatewayMetrics.InFlight, proxy: ReverseProxyBackend? = nil) {
         self.engine = engine
@@ -28,9 +30,10 @@ struct RequestLogger: HTTPHandler {
         self.inFlight = inFlight
         self.proxy = proxy
         self.logsRequests = logger.logLevel <= .info
+        if proxy != nil { bytePath = BytePathForwarder(front: self) }
     }
 
-    var byteForwarding: (any ByteForwarding)? { proxy == nil ? nil : self }
+    var byteForwarding: (any ByteForwarding)? { bytePath }
 
     func handle(_ request: consuming GatewayRequest) async throws -> GatewayResponse {
         let start = ContinuousClock.now
