@@ -27,11 +27,12 @@ final class ConnectionPool: Sendable {
 
     /// A pooled connection that still looks alive, or nil. A connection the upstream closed while it sat in the
     /// pool peeks EOF (or stray bytes) without blocking, and is discarded here, before anything is sent on it.
-    func take() -> (socket: AsyncSocket, decoder: HTTPResponseDecoder)? {
+    /// - Parameter now: the time, when the caller has just read the clock.
+    func take(now: ContinuousClock.Instant = .now) -> (socket: AsyncSocket, decoder: HTTPResponseDecoder)? {
         while true {
             let candidate: Idle? = idle.withLock { $0.popLast() }
             guard let candidate else { return nil }
-            let age = ContinuousClock.now - candidate.since
+            let age = now - candidate.since
             if age > maxAge {
                 candidate.socket.close()
                 continue

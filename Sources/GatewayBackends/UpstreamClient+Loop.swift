@@ -11,15 +11,16 @@ extension UpstreamClient {
     ///
     /// The same answers, failures and resends as the `async` exchange. `completion` runs exactly once: on the loop's
     /// queue, in a task on the loop, or at once (a connection that fails before anything was sent).
+    /// - Parameter now: the time, when the caller has just read the clock (the response timeout counts from it).
     public func exchange(
-        _ message: [UInt8], method: HTTPRequest.Method, on loop: IOLoop,
+        _ message: [UInt8], method: HTTPRequest.Method, on loop: IOLoop, now: ContinuousClock.Instant = .now,
         completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void
     ) {
-        let deadline = ContinuousClock.now + configuration.responseTimeout
+        let deadline = now + configuration.responseTimeout
         // Resent once on a fresh connection when a reused one closes before any response (as the async exchange).
         let resendable = Self.isSafe(method)
         while true {
-            guard case let (socket, decoder)? = pool(for: loop).take() else {
+            guard case let (socket, decoder)? = pool(for: loop).take(now: now) else {
                 inTask(on: loop, resending: nil, completion) { client throws(UpstreamError) in
                     try await client.exchange(
                         message, rest: [], method: method, deadline: deadline, streamResponse: true, rawHeads: true)
@@ -98,7 +99,8 @@ extension UpstreamClient {
 final class LoopExchange: SocketEventHandler, @unchecked Sendable {
     private let client: UpstreamClient
     private let socket: AsyncSocket
-    @exclusivity(unchecked) private var decoder: HTTPResponseDecoder
+    /// Nil once moved into the pool or handed over.
+    @exclusivity(unchecked) private var decoder: HTTPResponseDecoder?
     private let message: [UInt8]
     private let method: HTTPRequest.Method
     private let deadline: ContinuousClock.Instant
@@ -120,12 +122,12 @@ final class LoopExchange: SocketEventHandler, @unchecked Sendable {
         case .some(let reused): self.decoder = reused
         case .none: self.decoder = HTTPResponseDecoder(limits: client.configuration.responseLimits)
         }
+        self.decoder!.rawHeads = true
+        self.decoder!.expectResponse(to: method)
         self.message = message
         self.method = method
         self.deadline = deadline
         self.completion = completion
-        self.decoder.rawHeads = true
-        self.decoder.expectResponse(to: method)
     }
 
     /// Decodes what arrived and reads more until the response is complete or the socket has nothing yet (then the
@@ -133,7 +135,7 @@ final class LoopExchange: SocketEventHandler, @unchecked Sendable {
     func read() {
         while true {
             do throws(HTTPParseError) {
-                while let event = try decoder.next() {
+                while let event = try decoder!.next() {
                     switch event {
                     case .informational:
                         continue  // 1xx interim responses (RFC 9110 §15.2) are not relayed
@@ -157,8 +159,9 @@ final class LoopExchange: SocketEventHandler, @unchecked Sendable {
                         if body.isEmpty { body = chunk } else { body.append(contentsOf: chunk) }
                     case .end:
                         guard let raw = head.take() else { continue }
-                        if raw.keepAlive, !decoder.hasBufferedBytes {
-                            client.pool(for: socket.loop).put(socket, decoder: decoder)
+                        if raw.keepAlive, !decoder!.hasBufferedBytes {
+                            // Moved out, not copied (a decoder holds several buffers).
+                            client.pool(for: socket.loop).put(socket, decoder: decoder.take()!)
                         } else {
                             socket.close()
                         }
@@ -172,7 +175,7 @@ final class LoopExchange: SocketEventHandler, @unchecked Sendable {
                 return
             }
             do throws(SocketError) {
-                guard let count = try socket.readNow({ decoder.append($0) }) else {
+                guard let count = try socket.readNow({ decoder!.append($0) }) else {
                     switch try socket.whenReadable(deadline: deadline, notify: self) {
                     case .armed: return
                     case .ready: continue
@@ -216,7 +219,7 @@ final class LoopExchange: SocketEventHandler, @unchecked Sendable {
 
     /// Goes on in a task, from `event` (a head this path does not keep as bytes), as the async exchange reads.
     private func handOver(_ event: ResponseEvent) {
-        let (socket, decoder, method, deadline, received) = (socket, decoder, method, deadline, received)
+        let (socket, decoder, method, deadline, received) = (socket, decoder.take(), method, deadline, received)
         let resend = UpstreamClient.Resend(message: message, method: method, deadline: deadline)
         client.inTask(on: socket.loop, resending: resend, completion) { client throws(UpstreamError) in
             try await client.readAnswer(

@@ -146,7 +146,7 @@ final class BytePathForwarder: LoopForwarding {
         completion: @escaping @Sendable (GatewayResponse) -> Void
     ) {
         let (message, exchange) = front.start(head, body: body, connection: connection)
-        front.proxy!.client.exchange(message, method: head.method, on: loop) { answer in
+        front.proxy!.client.exchange(message, method: head.method, on: loop, now: exchange.start) { answer in
             completion(self.front.finish(exchange, answer))
         }
     }
