@@ -51,7 +51,9 @@ public final class BufferedBodyBudget: Sendable {
         return Reservation(budget: self, bytes: bytes)
     }
 
-    fileprivate func take(_ bytes: Int) -> Bool {
+    /// Takes `bytes` without a ``Reservation`` (for a holder that gives them back itself with ``release(_:)``, as a
+    /// loop-driven connection does when its answer came); false when they do not fit.
+    public func take(_ bytes: Int) -> Bool {
         guard bytes > 0 else { return true }
         var current = used.load(ordering: .relaxed)
         while true {
@@ -61,6 +63,11 @@ public final class BufferedBodyBudget: Sendable {
             if exchanged { return true }
             current = original
         }
+    }
+
+    /// Gives back bytes taken with ``take(_:)``.
+    public func release(_ bytes: Int) {
+        give(bytes)
     }
 
     fileprivate func give(_ bytes: Int) {

@@ -22,6 +22,8 @@ public struct HTTPResponseDecoder: Sendable {
     private var state = State.head
     private var pendingMethods: [HTTPRequest.Method] = []
     private var pendingIndex = 0
+    /// The field lines of the head being parsed (reused from head to head).
+    private var lines: [FieldLine] = []
 
     /// When true, final heads come as ``ResponseEvent/rawHead(_:)`` (checked alike, but not turned into a
     /// ``ResponseHead``). Interim (1xx) heads still come as `.informational`.
@@ -136,7 +138,7 @@ public struct HTTPResponseDecoder: Sendable {
             }
             let head = UnsafeBufferPointer(rebasing: bytes[start..<start + length])
             let scanned = try ResponseHeadParser.scan(
-                head, startLine: scanner.startLine, fieldLines: scanner.fieldLines, requestMethod: method
+                head, startLine: scanner.startLine, fieldLines: scanner.fieldLines, requestMethod: method, into: &lines
             )
             if scanned.code < 200 { return (.informational(try ResponseHeadParser.build(head, scanned).response), .none, length) }
             if raw { return (.rawHead(RawResponseHead(bytes: Array(head), scanned: scanned)), scanned.framing, length) }

@@ -10,13 +10,17 @@ enum ResponseHeadParser {
     static func parse(
         _ head: UnsafeBufferPointer<UInt8>, startLine: ByteRange, fieldLines: [ByteRange], requestMethod: HTTPRequest.Method
     ) throws(HTTPParseError) -> ResponseHead {
-        try build(head, scan(head, startLine: startLine, fieldLines: fieldLines, requestMethod: requestMethod))
+        var lines: [FieldLine] = []
+        return try build(head, scan(head, startLine: startLine, fieldLines: fieldLines, requestMethod: requestMethod, into: &lines))
     }
 
     /// Everything ``parse(_:startLine:fieldLines:requestMethod:)`` checks, without building the reason phrase and
     /// header fields: every error it would throw is thrown here.
+    /// - Parameter lines: replaced by the field lines (a buffer the caller reuses: the head shares it, and the next
+    ///   scan writes into it without allocating once that head is gone).
     static func scan(
-        _ head: UnsafeBufferPointer<UInt8>, startLine: ByteRange, fieldLines: [ByteRange], requestMethod: HTTPRequest.Method
+        _ head: UnsafeBufferPointer<UInt8>, startLine: ByteRange, fieldLines: [ByteRange], requestMethod: HTTPRequest.Method,
+        into lines: inout [FieldLine]
     ) throws(HTTPParseError) -> ScannedResponseHead {
         // RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
         guard startLine.count >= 12, head[startLine.start + 8] == ASCII.space else {
@@ -47,7 +51,7 @@ enum ResponseHeadParser {
         // 101 Switching Protocols: the gateway never asks an upstream to upgrade.
         guard code != 101 else { throw statuses.bad("unexpected 101 Switching Protocols") }
 
-        var lines: [FieldLine] = []
+        lines.removeAll(keepingCapacity: true)
         lines.reserveCapacity(fieldLines.count)
         var contentLength: Int?
         var transferEncoding = FramingFields.TransferEncodingList()

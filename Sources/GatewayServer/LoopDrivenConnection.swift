@@ -59,8 +59,8 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
     @exclusivity(unchecked) private var idleDeadline: ContinuousClock.Instant?
     /// The request being forwarded.
     @exclusivity(unchecked) private var request: RequestSummary?
-    /// The buffered body's share of the server's budget, held until the answer came.
-    @exclusivity(unchecked) private var reservation: BufferedBodyBudget.Reservation?
+    /// The buffered body's share of the server's budget (bytes taken), held until the answer came.
+    @exclusivity(unchecked) private var reserved = 0
     /// While the forwarding call runs: a response given back before it returns waits here.
     @exclusivity(unchecked) private var forwardingNow = false
     @exclusivity(unchecked) private var earlyResponse: GatewayResponse?
@@ -117,18 +117,14 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
             if case .contentLength(let bodyLength) = head.framing { length = bodyLength }
             // The whole body is here, and the budget for buffered bodies has room for it: it is taken now.
             guard decoder.bufferedByteCount >= length else { return .handOver(event) }
-            var reservation: BufferedBodyBudget.Reservation?
-            if length > 0 {
-                reservation = connection.bodyBudget.reserve(length)
-                if reservation == nil { return .handOver(event) }  // refused there, with its 503
-            }
+            guard connection.bodyBudget.take(length) else { return .handOver(event) }  // refused there, with its 503
             var body: [UInt8] = []
             while let part = try decoder.next() {
                 switch part {
                 case .body(let chunk):
                     if body.isEmpty { body = chunk } else { body.append(contentsOf: chunk) }
                 case .end:
-                    forward(head, body: body, reservation: reservation)
+                    forward(head, body: body, reserved: length)
                     return .forwarded
                 case .head, .rawHead:
                     break
@@ -136,6 +132,7 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
             }
             // A body of a known length that is all here always ends above.
             assertionFailure("a buffered Content-Length body did not end")
+            connection.bodyBudget.release(length)
             close()
             return .forwarded
         } catch {
@@ -189,11 +186,11 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
         serve()
     }
 
-    private func forward(_ head: RawRequestHead, body: [UInt8], reservation: BufferedBodyBudget.Reservation?) {
+    private func forward(_ head: RawRequestHead, body: [UInt8], reserved: Int) {
         first = false
         idleDeadline = nil
         request = RequestSummary(method: head.method, version: head.version, keepAlive: head.keepAlive)
-        self.reservation = reservation
+        self.reserved = reserved
         var info = connectionInfo
         info.version = head.version
         forwardedCount += 1
@@ -216,7 +213,9 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
     /// Writes the response to the request in flight; true when the next request can be read. A response with a
     /// streamed body, or after which the connection closes, is handed over to the task.
     private func write(_ response: consuming GatewayResponse) -> Bool {
-        reservation = nil  // as in the task: the body's share is given back once the answer came
+        // As in the task: the body's share is given back once the answer came.
+        connection.bodyBudget.release(reserved)
+        reserved = 0
         guard let request = request.take() else { return false }
         guard request.keepAlive, !connection.shuttingDown.isSet, response.bodyStream == nil else {
             handOver(.responding(response, request))
