@@ -30,19 +30,28 @@ final class ConnectionPool: Sendable {
     /// - Parameter now: the time, when the caller has just read the clock.
     func take(now: ContinuousClock.Instant = .now) -> (socket: AsyncSocket, decoder: HTTPResponseDecoder)? {
         while true {
-            let candidate: Idle? = idle.withLock { $0.popLast() }
-            guard let candidate else { return nil }
-            let age = now - candidate.since
+            // Taken apart under the lock and moved out (a returned `Idle` was copied and destroyed by its value
+            // witnesses, a retain and a release for each of its references).
+            var socket: AsyncSocket?
+            var decoder: HTTPResponseDecoder?
+            var since = now
+            idle.withLock { idle in
+                guard let last = idle.popLast() else { return }
+                since = last.since
+                (socket, decoder) = last.parts()
+            }
+            guard let socket else { return nil }
+            let age = now - since
             if age > maxAge {
-                candidate.socket.close()
+                socket.close()
                 continue
             }
             // Recently used: the loop's readiness events would have shown a close or stray input. Idle longer
             // (where an upstream's keep-alive timeout may close it): ask the kernel too.
-            if candidate.socket.probeIdle(trustEvents: age < Self.trustEventsFor) {
-                return candidate.parts()
+            if socket.probeIdle(trustEvents: age < Self.trustEventsFor) {
+                return (socket, decoder.take()!)
             }
-            candidate.socket.close()
+            socket.close()
         }
     }
 
@@ -50,9 +59,10 @@ final class ConnectionPool: Sendable {
     func put(_ socket: AsyncSocket, decoder: consuming HTTPResponseDecoder) {
         // Built outside the lock and moved in (taken out of the optional), not copied.
         var entry: Idle? = Idle(socket: socket, decoder: decoder, since: .now)
-        let evicted: AsyncSocket? = idle.withLock { idle in
+        var evicted: AsyncSocket?
+        idle.withLock { idle in
             idle.append(entry.take()!)
-            return idle.count > maxIdle ? idle.removeFirst().socket : nil
+            if idle.count > maxIdle { evicted = idle.removeFirst().parts().socket }
         }
         evicted?.close()
     }

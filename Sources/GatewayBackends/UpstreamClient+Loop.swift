@@ -19,14 +19,17 @@ extension UpstreamClient {
         let deadline = now + configuration.responseTimeout
         // Resent once on a fresh connection when a reused one closes before any response (as the async exchange).
         let resendable = Self.isSafe(method)
+        let pool = pool(for: loop)
         while true {
-            guard case let (socket, decoder)? = pool(for: loop).take(now: now) else {
+            guard let (socket, reusedDecoder) = pool.take(now: now) else {
                 inTask(on: loop, resending: nil, completion) { client throws(UpstreamError) in
                     try await client.exchange(
                         message, rest: [], method: method, deadline: deadline, streamResponse: true, rawHeads: true)
                 }
                 return
             }
+            // Moved into whichever branch takes it, not copied (a decoder holds several buffers).
+            var decoder: HTTPResponseDecoder? = reusedDecoder
             let first: Result<IOResult<Int>, SocketError> = message.withUnsafeBytes { bytes in
                 Result { () throws(SocketError) in try socket.socket.write(bytes.baseAddress!, count: bytes.count) }
             }
@@ -43,6 +46,7 @@ extension UpstreamClient {
             }
             guard written == message.count else {
                 let resend = Resend(message: message, method: method, deadline: deadline)
+                let decoder = decoder.take()
                 inTask(on: loop, resending: resend, completion) { client throws(UpstreamError) in
                     try await client.finishExchange(
                         message, rest: [], on: socket, decoder: decoder, written: written, method: method,
@@ -52,8 +56,8 @@ extension UpstreamClient {
                 return
             }
             LoopExchange(
-                client: self, socket: socket, decoder: decoder, message: message, method: method, deadline: deadline,
-                completion: completion
+                client: self, socket: socket, decoder: decoder.take(), message: message, method: method,
+                deadline: deadline, completion: completion
             ).read()
             return
         }
