@@ -228,4 +228,41 @@ struct LoopDrivenConnectionTests {
             #expect(ContinuousClock.now - started >= .milliseconds(200))
         }
     }
+
+    @Test("shutdown: an idle loop-driven connection is closed; one with a request in flight gets its answer, then closes")
+    func gracefulShutdown() async throws {
+        let directory = try ScratchDirectory("loop-shutdown")
+        defer { directory.remove() }
+        let upstream = try ScriptedUpstream { connection in
+            while let request = try await connection.readRequest(timeout: .seconds(30)) {
+                if request.path == "/slow" { try await Task.sleep(for: .milliseconds(300)) }
+                try await connection.write(
+                    "HTTP/1.1 200 OK\r\nContent-Length: \(request.path.utf8.count)\r\n\r\n\(request.path)")
+            }
+        }
+        defer { Task { await upstream.stop() } }
+        try await TrafficLock.shared.sharing {
+            let gateway = try await Gateway.start(
+                configuration: Self.configuration(directory, upstream: upstream), logger: quietLogger)
+            let idle = try await TestClient.connect(port: gateway.port)
+            defer { idle.close() }
+            let busy = try await TestClient.connect(port: gateway.port)
+            defer { busy.close() }
+            for client in [idle, busy] {
+                try await client.send("GET /warm HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(try await client.readResponse().text == "/warm")
+            }
+            try await busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            try await Task.sleep(for: .milliseconds(100))  // on its way upstream
+            let started = ContinuousClock.now
+            async let shutdown: Void = gateway.shutdown()
+            #expect(await idle.isClosedByPeer(within: .seconds(2)), "the idle connection is closed at once")
+            let answer = try await busy.readResponse()
+            #expect(answer.text == "/slow")
+            #expect(answer.header("Connection") == "close")
+            #expect(await busy.isClosedByPeer(within: .seconds(2)))
+            await shutdown
+            #expect(ContinuousClock.now - started < .seconds(3))
+        }
+    }
 }
