@@ -17,6 +17,15 @@ extension UpstreamClient {
         completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void
     ) {
         let deadline = now + configuration.responseTimeout
+        // The exchange's callbacks run on its pooled socket's loop, which is `loop` only when `loop` is this client's
+        // (its pools are by loop): any other goes the async way, in a task.
+        guard loop.index < loops.loops.count, loops.loops[loop.index] === loop else {
+            inTask(on: loop, resending: nil, completion) { client throws(UpstreamError) in
+                try await client.exchange(
+                    message, rest: [], method: method, deadline: deadline, streamResponse: true, rawHeads: true)
+            }
+            return
+        }
         // Resent once on a fresh connection when a reused one closes before any response (as the async exchange).
         let resendable = Self.isSafe(method)
         let pool = pool(for: loop)
@@ -28,6 +37,7 @@ extension UpstreamClient {
                 }
                 return
             }
+            assert(socket.loop === loop, "a pooled connection of another loop")
             // Moved into whichever branch takes it, not copied (a decoder holds several buffers).
             var decoder: HTTPResponseDecoder? = reusedDecoder
             let first: Result<IOResult<Int>, SocketError> = message.withUnsafeBytes { bytes in

@@ -19,7 +19,7 @@ public final class UpstreamClient: Sendable {
     /// One pool per event loop: a request reuses connections of the loop it runs on, so upstream events
     /// resume it on its own thread.
     private let pools: [ConnectionPool]
-    private let loops: IOLoopGroup
+    let loops: IOLoopGroup
     /// Prunes the pools every ``pruneInterval`` (``ConnectionPool/prune(now:)``) until ``close()``.
     private let pruner: Mutex<(any DispatchSourceTimer)?>
     /// How often idle connections closed by the upstream are looked for.

@@ -41,7 +41,8 @@ public enum LoopDrivenCounters {
 /// body timeouts there), a request that fails to parse (answered there), a response whose body is streamed, and a
 /// response after which the connection closes.
 ///
-/// `@unchecked Sendable`: confined to the loop's queue. It is made and first run there (``IOLoop/execute(_:)``); its
+/// `@unchecked Sendable`: confined to the loop's queue. It is made on the accept queue and handed to the loop before
+/// any use (``IOLoop/execute(_:)`` orders the two), and first runs there; its
 /// socket's callbacks run there; the forwarding's completion runs there or in a task on the loop, whose jobs the
 /// loop runs on the same queue. A hand-over passes the decoder on and never touches it again. For the same reason
 /// its mutable state is `@exclusivity(unchecked)`: one thread, and no access overlaps another (the dynamic checks
@@ -64,9 +65,11 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
     /// While the forwarding call runs: a response given back before it returns waits here.
     @exclusivity(unchecked) private var forwardingNow = false
     @exclusivity(unchecked) private var earlyResponse: GatewayResponse?
-    /// The response being written, and how much of it went out.
+    /// The response being written (its head, with its body when small), how much of it went out, and a large
+    /// body written after it without being copied.
     @exclusivity(unchecked) private var output: [UInt8] = []
     @exclusivity(unchecked) private var written = 0
+    @exclusivity(unchecked) private var largeBody: [UInt8] = []
     /// Set once the connection closed or was handed over.
     @exclusivity(unchecked) private var finished = false
     /// Requests this connection forwarded (added to ``LoopDrivenCounters/forwarded`` when it ends: one shared atomic
@@ -107,6 +110,8 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
 
     /// Decodes the next request from what arrived and forwards it when this path can.
     private func nextRequest() -> Step {
+        // Budget bytes taken for a body, given back if its decoding fails.
+        var taken = 0
         do throws(HTTPParseError) {
             guard let event = try decoder.next() else {
                 // Part of a head: the task reads the rest, under the header timeout.
@@ -118,6 +123,7 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
             // The whole body is here, and the budget for buffered bodies has room for it: it is taken now.
             guard decoder.bufferedByteCount >= length else { return .handOver(event) }
             guard connection.bodyBudget.take(length) else { return .handOver(event) }  // refused there, with its 503
+            taken = length
             var body: [UInt8] = []
             while let part = try decoder.next() {
                 switch part {
@@ -137,6 +143,7 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
             return .forwarded
         } catch {
             // The decoder stays failed: the task answers with the error.
+            connection.bodyBudget.release(taken)
             return .handOver(nil)
         }
     }
@@ -216,28 +223,36 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
         // As in the task: the body's share is given back once the answer came.
         connection.bodyBudget.release(reserved)
         reserved = 0
-        guard let request = request.take() else { return false }
+        guard let request = request.take() else {
+            assertionFailure("a response with no request in flight")
+            response.bodyStream?.cancel()
+            return false
+        }
         guard request.keepAlive, !connection.shuttingDown.isSet, response.bodyStream == nil else {
             handOver(.responding(response, request))
             return false
         }
         written = 0
-        _ = ServerConnection.encode(response, for: request, keepAlive: true, inlineBodyUpTo: .max, into: &output)
+        largeBody = ServerConnection.encode(response, for: request, keepAlive: true, inlineBodyUpTo: 65536, into: &output) ?? []
         return flush()
     }
 
-    /// Writes what is left of the output; true once all of it went out.
+    /// Writes what is left of the output, then of a large body; true once all of it went out.
     private func flush() -> Bool {
         do throws(SocketError) {
-            while written < output.count {
-                guard let count = try socket.writeNow(output, from: written) else {
+            while written < output.count + largeBody.count {
+                let inOutput = written < output.count
+                let sent =
+                    inOutput
+                    ? try socket.writeNow(output, from: written) : try socket.writeNow(largeBody, from: written - output.count)
+                guard let sent else {
                     let stall = ContinuousClock.now + connection.configuration.writeTimeout
                     switch try socket.whenWritable(deadline: stall, notify: self) {
                     case .armed: return false
                     case .ready: continue
                     }
                 }
-                written += count
+                written += sent
             }
         } catch {
             close()
@@ -245,6 +260,7 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
         }
         // Kept for the next response while small (an idle connection holds at most 4 KiB for it).
         output.removeAll(keepingCapacity: output.capacity <= 4096)
+        largeBody = []
         return true
     }
 

@@ -313,26 +313,21 @@ public final class AsyncSocket: Sendable {
         writer?.resume(returning: nil)
     }
 
-    /// Called by the loop's ticker: fails waits whose deadline passed.
-    func expireWaits(now: ContinuousClock.Instant) {
-        let (reader, writer): (Waiter?, Waiter?) =
-            state.withLock { state in
-                var reader: Waiter?
-                var writer: Waiter?
-                if let deadline = state.readDeadline, deadline <= now {
-                    reader = state.reader
-                    state.reader = nil
-                    state.readDeadline = nil
-                }
-                if let deadline = state.writeDeadline, deadline <= now {
-                    writer = state.writer
-                    state.writer = nil
-                    state.writeDeadline = nil
-                }
-                return (reader, writer)
+    /// Called by the loop's ticker, under its registry's lock: takes the waiters whose deadline passed (the caller
+    /// fails them with ``SocketError/timeout`` once the lock is released).
+    func takeExpiredWaiters(now: ContinuousClock.Instant, into expired: inout [Waiter]) {
+        state.withLock { state in
+            if let deadline = state.readDeadline, deadline <= now, let reader = state.reader {
+                expired.append(reader)
+                state.reader = nil
+                state.readDeadline = nil
             }
-        reader?.resume(returning: .timeout)
-        writer?.resume(returning: .timeout)
+            if let deadline = state.writeDeadline, deadline <= now, let writer = state.writer {
+                expired.append(writer)
+                state.writer = nil
+                state.writeDeadline = nil
+            }
+        }
     }
 
     // MARK: - Loop callbacks (no task)

@@ -10,8 +10,8 @@ import Glibc
 ///
 /// The loop's sockets are registered, edge-triggered, in an epoll instance of its own, and that epoll descriptor
 /// is watched by a single Dispatch read source on the loop's queue. Tasks that prefer this loop as their executor
-/// have their jobs put on the loop's own run queue (an array, no allocation per job), and one block on the
-/// Dispatch queue runs them: it alternates between running every queued job and harvesting ready sockets with a
+/// have their jobs put on the loop's own run queue (an array, no allocation per job), as do the blocks of
+/// loop-driven connections (``execute(_:)``), and one block on the Dispatch queue runs them: it alternates between running every queued job and harvesting ready sockets with a
 /// non-blocking `epoll_wait(…, 0)` (which resumes the tasks waiting on them, queueing their jobs), so a task is
 /// resumed on the thread that saw its socket's event, without a thread hop or a Dispatch block per job.
 ///
@@ -49,6 +49,8 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
     private struct RunState {
         /// Jobs waiting to run, in order.
         var jobs: [UnownedJob] = []
+        /// Blocks given to ``IOLoop/execute(_:)``, in order.
+        var blocks: [@Sendable () -> Void] = []
         /// The run block is queued or running; jobs queued meanwhile are picked up by it.
         var scheduled = false
         /// The Dispatch source on the epoll descriptor is suspended (the run block is polling instead).
@@ -89,6 +91,18 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
         let job = UnownedJob(job)
         let schedule = runState.withLock { state in
             state.jobs.append(job)
+            if state.scheduled { return false }
+            state.scheduled = true
+            return true
+        }
+        if schedule { queue.async { self.run() } }
+    }
+
+    /// Runs `work` on the loop's queue, in the loop's own run (as a job is, without a Dispatch block of its own or
+    /// a wait for the current run to end), for loop-driven connections.
+    public func execute(_ work: @escaping @Sendable () -> Void) {
+        let schedule = runState.withLock { state in
+            state.blocks.append(work)
             if state.scheduled { return false }
             state.scheduled = true
             return true
@@ -152,10 +166,16 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
         let busyPoll = Self.busyPollBudget
         var spinUntil = started + busyPoll
         var batch: [UnownedJob] = []
+        var blocks: [@Sendable () -> Void] = []
         while true {
-            // Swap the queue out (its storage comes back below, so steady state allocates nothing).
-            runState.withLock { state in swap(&batch, &state.jobs) }
-            let ranJobs = !batch.isEmpty
+            // Swap the queues out (their storage comes back below, so steady state allocates nothing).
+            runState.withLock { state in
+                swap(&batch, &state.jobs)
+                swap(&blocks, &state.blocks)
+            }
+            let ranJobs = !batch.isEmpty || !blocks.isEmpty
+            for block in blocks { block() }
+            blocks.removeAll(keepingCapacity: true)
             for job in batch { job.runSynchronously(on: executor) }
             batch.removeAll(keepingCapacity: true)
             let events = harvest()
@@ -163,9 +183,11 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
             if ranJobs || events > 0 { spinUntil = now + busyPoll }
             enum Next { case again, idle, yield }
             let next: Next = runState.withLock { state in
-                if state.jobs.isEmpty { swap(&batch, &state.jobs) }  // hand the storage back
+                // Hand the storage back.
+                if state.jobs.isEmpty { swap(&batch, &state.jobs) }
+                if state.blocks.isEmpty { swap(&blocks, &state.blocks) }
                 if now - started > Self.maxRunSlice { return .yield }
-                if !state.jobs.isEmpty || now < spinUntil { return .again }
+                if !state.jobs.isEmpty || !state.blocks.isEmpty || now < spinUntil { return .again }
                 state.scheduled = false
                 state.sourceSuspended = false
                 return .idle
@@ -211,16 +233,15 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Runs `work` on the loop's queue (for loop-driven connections; serial with the loop's jobs and events).
-    public func execute(_ work: @escaping @Sendable () -> Void) {
-        queue.async(execute: work)
-    }
-
     private func checkDeadlines() {
         let now = ContinuousClock.now
-        // Expired outside the registry's lock, as in harvest(): a callback may register or close sockets.
-        let all = sockets.withLock { Array($0.values) }
-        for socket in all { socket.expireWaits(now: now) }
+        // Taken under the registry's lock, failed after it, as in harvest(): a handler may register or close
+        // sockets. Nothing is allocated unless a wait expired.
+        var expired: [Waiter] = []
+        sockets.withLock { sockets in
+            for socket in sockets.values { socket.takeExpiredWaiters(now: now, into: &expired) }
+        }
+        for waiter in expired { waiter.resume(returning: .timeout) }
     }
 }
 
