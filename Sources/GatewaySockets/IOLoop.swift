@@ -89,20 +89,19 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
     /// Runs a job of a task that prefers this loop.
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        let schedule = runState.withLock { state in
-            state.jobs.append(job)
-            if state.scheduled { return false }
-            state.scheduled = true
-            return true
-        }
-        if schedule { queue.async { self.run() } }
+        queueWork { $0.jobs.append(job) }
     }
 
     /// Runs `work` on the loop's queue, in the loop's own run (as a job is, without a Dispatch block of its own or
     /// a wait for the current run to end), for loop-driven connections.
     public func execute(_ work: @escaping @Sendable () -> Void) {
+        queueWork { $0.blocks.append(work) }
+    }
+
+    /// Adds work to the run queues and starts the run block unless it is queued or running already.
+    private func queueWork(_ add: (inout RunState) -> Void) {
         let schedule = runState.withLock { state in
-            state.blocks.append(work)
+            add(&state)
             if state.scheduled { return false }
             state.scheduled = true
             return true
