@@ -5,7 +5,9 @@ import Logging
 import Synchronization
 
 /// One client connection: reads requests in order, answers each, and keeps the connection alive as
-/// RFC 9112 §9.3 allows. Runs as a single task; all socket waits are non-blocking (``AsyncSocket``).
+/// RFC 9112 §9.3 allows. Runs as a single task; all socket waits are non-blocking (``AsyncSocket``). With a
+/// ``LoopForwarding`` handler it starts on its loop's events instead (``LoopDrivenConnection``), and its task takes
+/// over at the first request that needs more (``run(resuming:decoder:first:)``).
 ///
 /// Bodies are buffered, except a large or chunked request body the handler accepts streamed
 /// (``RequestBodyStream``, read in this same task while the handler runs) and a response with a
