@@ -42,11 +42,11 @@ public enum LoopDrivenCounters {
 /// response after which the connection closes.
 ///
 /// `@unchecked Sendable`: confined to the loop's queue. It is made on the accept queue and handed to the loop before
-/// any use (``IOLoop/execute(_:)`` orders the two), and first runs there; its
-/// socket's callbacks run there; the forwarding's completion runs there or in a task on the loop, whose jobs the
-/// loop runs on the same queue. A hand-over passes the decoder on and never touches it again. For the same reason
-/// its mutable state is `@exclusivity(unchecked)`: one thread, and no access overlaps another (the dynamic checks
-/// cost several per cent of the path's CPU).
+/// any use (``IOLoop/execute(_:)`` orders the two); its socket's handler calls run on the loop's queue; the
+/// forwarding's completion runs there or in a task on the loop, whose jobs the loop runs on the same queue. A
+/// hand-over passes the decoder on and never touches it again. For the same reason its mutable state is
+/// `@exclusivity(unchecked)`: one thread, and no access overlaps another (the dynamic checks cost several per cent
+/// of the path's CPU).
 final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
     private let connection: ServerConnection
     private let forwarding: any LoopForwarding
