@@ -4,9 +4,9 @@
 #   scripts/bench.sh            # 10 s per run
 #   DURATION=5s scripts/bench.sh
 #
-# Starts nginx (Debian package) with two servers: the backend (`return 200` with a small JSON body) and a reverse
-# proxy to it (upstream keepalive on; a separate nginx instance for the proxy measured the same), then the gateway
-# (release build) in front of the same backend,
+# Starts nginx (Debian package) as the backend (`return 200` with a small JSON body) and a second nginx as a reverse
+# proxy to it (upstream keepalive on), each with its own workers, as the gateway and its backend are separate
+# processes; then the gateway (release build) in front of the same backend,
 # and runs wrk against each: GET and POST at -t2 -c64 and -t1 -c1; then idempotent POSTs through the gateway
 # (a new key per request, and replays of completed keys), and the new-key requests through nginx-proxy as well
 # (the same wrk script, whose per-request Lua costs wrk CPU that a fixed request does not; nginx ignores the key).
@@ -38,20 +38,32 @@ echo "== building (release)"
 swift build -c release --product idempotency-gateway 2>&1 | tail -1
 GATEWAY="$(swift build -c release --show-bin-path)/idempotency-gateway"
 
-mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx/nginx.conf" <<CONF
+# Two nginx instances: in one instance a worker could serve a proxied request and its backend request itself,
+# which the gateway, a process of its own, never can.
+mkdir -p "$WORK/backend/logs" "$WORK/proxy/logs"
+cat >"$WORK/backend/nginx.conf" <<CONF
 worker_processes auto;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
+pid $WORK/backend/nginx.pid;
+error_log $WORK/backend/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$BACKEND_PORT;
+    location / { default_type application/json; return 200 '{"id":"ord_123","status":"created"}'; }
+  }
+}
+CONF
+cat >"$WORK/proxy/nginx.conf" <<CONF
+worker_processes auto;
+pid $WORK/proxy/nginx.pid;
+error_log $WORK/proxy/logs/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
   upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 128; }
-  server {
-    listen 127.0.0.1:$BACKEND_PORT;
-    location / { default_type application/json; return 200 '{"id":"ord_123","status":"created"}'; }
-  }
   server {
     listen 127.0.0.1:$PROXY_PORT;
     location / {
@@ -64,7 +76,9 @@ http {
   }
 }
 CONF
-nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" -g 'daemon off;' &
+nginx -c "$WORK/backend/nginx.conf" -p "$WORK/backend" -g 'daemon off;' &
+PIDS+=($!)
+nginx -c "$WORK/proxy/nginx.conf" -p "$WORK/proxy" -g 'daemon off;' &
 PIDS+=($!)
 
 "$GATEWAY" serve --listen "127.0.0.1:$GATEWAY_PORT" --admin-listen off --upstream "http://127.0.0.1:$BACKEND_PORT" \
