@@ -455,7 +455,9 @@ public final class AsyncSocket: Sendable {
 /// called on the loop's queue, never under a lock, with nil when the socket is ready, ``SocketError/timeout`` at the
 /// deadline, or ``SocketError/closed``. An object, not a closure: waiting allocates nothing.
 public protocol SocketEventHandler: AnyObject, Sendable {
+    /// The socket it waits on is readable (nil), its read deadline passed, or it was closed.
     func socketReadable(_ error: SocketError?)
+    /// The socket it waits on is writable (nil), its write deadline passed, or it was closed.
     func socketWritable(_ error: SocketError?)
 }
 
