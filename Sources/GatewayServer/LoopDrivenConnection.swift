@@ -8,14 +8,37 @@ extension ServerConnection {
     /// when the connection is closed and done with.
     func start(onEnd: @escaping @Sendable () -> Void) {
         if let forwarding = byteForwarding as? any LoopForwarding {
-            let connection = LoopDrivenConnection(connection: self, forwarding: forwarding, onEnd: onEnd)
-            socket.loop.execute { connection.serve() }
+            serveOnLoop(forwarding, decoder: makeDecoder(), first: true, onEnd: onEnd)
         } else {
             // The connection's task runs on its socket's loop: socket events resume it without a thread hop.
             socket.loop.spawn {
                 await self.run()
                 onEnd()
             }
+        }
+    }
+
+    /// Serves the connection on its loop's events, from `decoder` on.
+    func serveOnLoop(
+        _ forwarding: any LoopForwarding, decoder: HTTPRequestDecoder, first: Bool, onEnd: @escaping @Sendable () -> Void
+    ) {
+        let connection = LoopDrivenConnection(
+            connection: self, forwarding: forwarding, decoder: decoder, first: first, onEnd: onEnd)
+        socket.loop.execute { connection.serve() }
+    }
+
+    /// Runs the connection's task from `resumption`, until it closes or goes back to its loop.
+    func continueInTask(
+        _ resumption: Resumption, decoder: HTTPRequestDecoder, first: Bool, forwarding: any LoopForwarding,
+        onEnd: @escaping @Sendable () -> Void
+    ) {
+        socket.loop.spawn {
+            guard let decoder = await self.run(resuming: resumption, decoder: decoder, first: first) else {
+                onEnd()
+                return
+            }
+            LoopDrivenCounters.returned.add(1, ordering: .relaxed)
+            self.serveOnLoop(forwarding, decoder: decoder, first: false, onEnd: onEnd)
         }
     }
 }
@@ -27,6 +50,8 @@ public enum LoopDrivenCounters {
     public static let forwarded = Atomic<Int>(0)
     /// Connections handed over to their task.
     public static let handedOver = Atomic<Int>(0)
+    /// Connections their task gave back to their loop (``ServerConnection/plainRequestsBeforeLoop``).
+    public static let returned = Atomic<Int>(0)
 }
 
 /// A client connection served on its loop's queue without a task, for as long as its requests are plain forwards
@@ -36,10 +61,11 @@ public enum LoopDrivenCounters {
 /// accepted by the byte path never suspend a task.
 ///
 /// Anything else is handed over to the connection's task (``ServerConnection/run(resuming:decoder:first:)``), which
-/// then serves the connection to its end exactly as for any other handler: a head the byte path declines (a keyed
-/// request, a chunked body, `Expect: 100-continue`), a head or body not yet complete (read under the header and
-/// body timeouts there), a request that fails to parse (answered there), a response whose body is streamed, and a
-/// response after which the connection closes.
+/// serves it exactly as for any other handler: a head the byte path declines (a keyed request, a chunked body,
+/// `Expect: 100-continue`), a head or body not yet complete (read under the header and body timeouts there), a
+/// request that fails to parse (answered there), a response whose body is streamed, and a response after which the
+/// connection closes. The task gives the connection back to its loop after
+/// ``ServerConnection/plainRequestsBeforeLoop`` byte-path requests in a row with nothing more buffered.
 ///
 /// `@unchecked Sendable`: confined to the loop's queue. It is made on the accept queue and handed to the loop before
 /// any use (``IOLoop/execute(_:)`` orders the two); its socket's handler calls run on the loop's queue; the
@@ -76,12 +102,16 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
     /// per connection, not per request).
     @exclusivity(unchecked) private var forwardedCount = 0
 
-    init(connection: ServerConnection, forwarding: any LoopForwarding, onEnd: @escaping @Sendable () -> Void) {
+    init(
+        connection: ServerConnection, forwarding: any LoopForwarding, decoder: HTTPRequestDecoder, first: Bool,
+        onEnd: @escaping @Sendable () -> Void
+    ) {
         self.connection = connection
         self.forwarding = forwarding
         self.socket = connection.socket
         self.onEnd = onEnd
-        self.decoder = connection.makeDecoder()
+        self.decoder = decoder
+        self.first = first
         self.connectionInfo = ConnectionInfo(remoteAddress: connection.socket.peer?.host ?? "")
     }
 
@@ -277,11 +307,7 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
     private func handOver(_ resumption: Resumption) {
         LoopDrivenCounters.handedOver.add(1, ordering: .relaxed)
         ended()
-        let (connection, decoder, first, onEnd) = (connection, decoder, first, onEnd)
-        socket.loop.spawn {
-            await connection.run(resuming: resumption, decoder: decoder, first: first)
-            onEnd()
-        }
+        connection.continueInTask(resumption, decoder: decoder, first: first, forwarding: forwarding, onEnd: onEnd)
     }
 
     private func close() {

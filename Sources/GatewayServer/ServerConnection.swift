@@ -70,14 +70,24 @@ final class ServerConnection: Sendable {
     ///     head it decoded; nil for a new connection.
     ///   - decoder: the connection's decoder so far (a new one when nil).
     ///   - first: whether the connection has not served a request yet.
-    func run(resuming: Resumption? = nil, decoder handedOver: HTTPRequestDecoder? = nil, first: Bool = true) async {
-        defer { socket.close() }
+    /// - Returns: nil when the connection is closed and done with; a decoder when the connection goes back to its
+    ///   loop (``LoopDrivenConnection``), after ``plainRequestsBeforeLoop`` requests in a row took the byte path with
+    ///   nothing more buffered: the keyed request that sent a connection here was a passing one.
+    @discardableResult
+    func run(
+        resuming: Resumption? = nil, decoder handedOver: HTTPRequestDecoder? = nil, first: Bool = true
+    ) async -> HTTPRequestDecoder? {
+        var backToLoop = false
+        defer { if !backToLoop { socket.close() } }
         var decoder = handedOver ?? makeDecoder()
+        // Requests in a row that took the byte path, while the handler has a loop-driven one.
+        var plainRequests = 0
+        let loopDriven = byteForwarding is any LoopForwarding
         var output: [UInt8] = []
         var pending: RequestEvent?
         switch resuming {
         case .responding(let response, let head)?:
-            guard await deliver(response, for: head, bodyComplete: true, using: &output) else { return }
+            guard await deliver(response, for: head, bodyComplete: true, using: &output) else { return nil }
         case .reading(let event)?:
             pending = event
         case nil:
@@ -89,7 +99,7 @@ final class ServerConnection: Sendable {
             guard
                 case (let incoming, let body, let streamed, let reservation)? = await readRequest(
                     &decoder, first: first, pending: pending.take())
-            else { return }
+            else { return nil }
             first = false
             // What the response needs of the request, taken first: the head itself is consumed below, so the
             // handler's request is the only owner of its header fields (its first edit copies none).
@@ -103,7 +113,9 @@ final class ServerConnection: Sendable {
                 // The byte path (``ByteForwarding``): the body is buffered, its reservation held until the answer.
                 response = await byteForwarding!.forward(raw, body: body, connection: info)
                 withExtendedLifetime(reservation) {}
+                plainRequests += 1
             case .parsed(var parsed):
+                plainRequests = 0
                 // The handler's request becomes the only owner of the header fields (taken out of `parsed`): a
                 // handler that adds a field edits them in place instead of copying them.
                 let requestHead = parsed.request
@@ -125,7 +137,7 @@ final class ServerConnection: Sendable {
                         if case .rejected(let status, let reason) = failure {
                             await fail(status: status, detail: reason, isHead: parsed.request.method == .head)
                         }
-                        return
+                        return nil
                     }
                     // An unread rest of the body would be taken for the next request: close after this response.
                     bodyComplete = loan.complete
@@ -137,9 +149,17 @@ final class ServerConnection: Sendable {
                     response = await respond(to: request)
                 }
             }
-            guard await deliver(response, for: head, bodyComplete: bodyComplete, using: &output) else { return }
+            guard await deliver(response, for: head, bodyComplete: bodyComplete, using: &output) else { return nil }
+            if loopDriven, plainRequests >= Self.plainRequestsBeforeLoop, decoder.isIdle, !shuttingDown.isSet {
+                backToLoop = true
+                return decoder
+            }
         }
     }
+
+    /// Byte-path requests in a row after which a connection served by its task goes back to its loop. More than one,
+    /// so that a client alternating keyed and plain requests does not start a task for every keyed one.
+    static let plainRequestsBeforeLoop = 2
 
     /// Writes `response` and decides whether the connection stays open for another request (false: it was shut
     /// down after lingering for what the client still sends, or the write failed).

@@ -88,6 +88,39 @@ struct LoopDrivenConnectionTests {
         }
     }
 
+    @Test("after a keyed request, plain requests in a row bring the connection back to its loop")
+    func backToTheLoop() async throws {
+        let directory = try ScratchDirectory("loop-back")
+        defer { directory.remove() }
+        let upstream = try Self.pathEchoing()
+        defer { Task { await upstream.stop() } }
+        try await withGateway(Self.configuration(directory, upstream: upstream)) { gateway in
+            let returnedBefore = LoopDrivenCounters.returned.load(ordering: .relaxed)
+            let forwardedBefore = Self.forwarded
+            let client = try await TestClient.connect(port: gateway.port)
+            defer { client.close() }
+            let keyed = "POST /orders HTTP/1.1\r\nHost: x\r\nIdempotency-Key: \"loop-back\"\r\nContent-Length: 2\r\n\r\n{}"
+            func get(_ path: String) -> String { "GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n" }
+            // The keyed request hands the connection to its task; two plain ones give it back to the loop.
+            try await client.send(keyed)
+            #expect(try await client.readResponse(method: .post).text == "/orders")
+            for path in ["/task-1", "/task-2", "/loop-1", "/loop-2"] {
+                try await client.send(get(path))
+                #expect(try await client.readResponse().text == path)
+            }
+            #expect(LoopDrivenCounters.returned.load(ordering: .relaxed) - returnedBefore >= 1, "back on the loop")
+            // And over again: the retry is replayed by the task, the plain requests after it answered in order.
+            try await client.send(keyed + get("/after-1") + get("/after-2"))
+            let rest = try await client.readResponses(3, methods: [.post, .get, .get])
+            #expect(rest.map(\.text) == ["/orders", "/after-1", "/after-2"])
+            #expect(upstream.requests.filter { $0.path == "/orders" }.count == 1, "the retry was replayed, not forwarded")
+            client.close()
+            #expect(
+                await eventually(timeout: .seconds(5)) { Self.forwarded - forwardedBefore >= 2 },
+                "the requests after the return were forwarded on the loop")
+        }
+    }
+
     @Test("a head split across reads, a request that closes its connection, and a large response are handed over")
     func handOverCases() async throws {
         let directory = try ScratchDirectory("loop-handover")
