@@ -41,41 +41,35 @@ GATEWAY="$(swift build -c release --show-bin-path)/idempotency-gateway"
 # Two nginx instances: in one instance a worker could serve a proxied request and its backend request itself,
 # which the gateway, a process of its own, never can.
 mkdir -p "$WORK/backend/logs" "$WORK/proxy/logs"
-cat >"$WORK/backend/nginx.conf" <<CONF
+# nginx_conf NAME BLOCK: an nginx configuration under $WORK/NAME whose http block holds BLOCK.
+nginx_conf() {
+  cat >"$WORK/$1/nginx.conf" <<CONF
 worker_processes auto;
-pid $WORK/backend/nginx.pid;
-error_log $WORK/backend/logs/error.log warn;
+pid $WORK/$1/nginx.pid;
+error_log $WORK/$1/logs/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$BACKEND_PORT;
-    location / { default_type application/json; return 200 '{"id":"ord_123","status":"created"}'; }
-  }
+$2
 }
 CONF
-cat >"$WORK/proxy/nginx.conf" <<CONF
-worker_processes auto;
-pid $WORK/proxy/nginx.pid;
-error_log $WORK/proxy/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 128; }
+}
+nginx_conf backend "  server {
+    listen 127.0.0.1:$BACKEND_PORT;
+    location / { default_type application/json; return 200 '{\"id\":\"ord_123\",\"status\":\"created\"}'; }
+  }"
+nginx_conf proxy "  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 128; }
   server {
     listen 127.0.0.1:$PROXY_PORT;
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      proxy_set_header Connection \"\";
       proxy_set_header Host \$host;
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
     }
-  }
-}
-CONF
+  }"
 nginx -c "$WORK/backend/nginx.conf" -p "$WORK/backend" -g 'daemon off;' &
 PIDS+=($!)
 nginx -c "$WORK/proxy/nginx.conf" -p "$WORK/proxy" -g 'daemon off;' &
