@@ -18,19 +18,13 @@ extension UpstreamClient {
     ) {
         let deadline = now + configuration.responseTimeout
         // The exchange's callbacks run on its pooled socket's loop, which is `loop` only when `loop` is this client's
-        // (its pools are by loop): any other goes the async way, in a task.
-        guard loop.index < loops.loops.count, loops.loops[loop.index] === loop else {
-            inTask(on: loop, resending: nil, completion) { client throws(UpstreamError) in
-                try await client.exchange(
-                    message, rest: [], method: method, deadline: deadline, streamResponse: true, rawHeads: true)
-            }
-            return
-        }
+        // (its pools are by loop): any other goes the async way, in a task, as does one with no pooled connection.
+        let ownLoop = loop.index < loops.loops.count && loops.loops[loop.index] === loop
         // Resent once on a fresh connection when a reused one closes before any response (as the async exchange).
         let resendable = Self.isSafe(method)
         let pool = pool(for: loop)
         while true {
-            guard let (socket, reusedDecoder) = pool.take(now: now) else {
+            guard ownLoop, let (socket, reusedDecoder) = pool.take(now: now) else {
                 inTask(on: loop, resending: nil, completion) { client throws(UpstreamError) in
                     try await client.exchange(
                         message, rest: [], method: method, deadline: deadline, streamResponse: true, rawHeads: true)
