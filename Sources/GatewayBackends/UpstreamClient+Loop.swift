@@ -14,7 +14,7 @@ extension UpstreamClient {
     /// - Parameter now: the time, when the caller has just read the clock (the response timeout counts from it).
     public func exchange(
         _ message: [UInt8], method: HTTPRequest.Method, on loop: IOLoop, now: ContinuousClock.Instant = .now,
-        completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void
+        completion: @escaping @Sendable (consuming Result<UpstreamAnswer, UpstreamError>) -> Void
     ) {
         let deadline = now + configuration.responseTimeout
         // The exchange's callbacks run on its pooled socket's loop, which is `loop` only when `loop` is this client's
@@ -33,7 +33,7 @@ extension UpstreamClient {
             }
             assert(socket.loop === loop, "a pooled connection of another loop")
             // Moved into whichever branch takes it, not copied (a decoder holds several buffers).
-            var decoder: HTTPResponseDecoder? = reusedDecoder
+            var decoder: HTTPResponseDecoder? = consume reusedDecoder
             let first: Result<IOResult<Int>, SocketError> = message.withUnsafeBytes { bytes in
                 Result { () throws(SocketError) in try socket.socket.write(bytes.baseAddress!, count: bytes.count) }
             }
@@ -71,7 +71,7 @@ extension UpstreamClient {
     /// closed a reused connection before any response) sends `resend`'s message again on a fresh connection.
     func inTask(
         on loop: IOLoop, resending resend: Resend?,
-        _ completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void,
+        _ completion: @escaping @Sendable (consuming Result<UpstreamAnswer, UpstreamError>) -> Void,
         _ operation: @escaping @Sendable (UpstreamClient) async throws(UpstreamError) -> UpstreamAnswer?
     ) {
         loop.spawn {
@@ -112,7 +112,7 @@ final class LoopExchange: SocketEventHandler, @unchecked Sendable {
     private let message: [UInt8]
     private let method: HTTPRequest.Method
     private let deadline: ContinuousClock.Instant
-    private let completion: @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void
+    private let completion: @Sendable (consuming Result<UpstreamAnswer, UpstreamError>) -> Void
     /// The head, once it came (as received: the body is small and sized, or there is none).
     @exclusivity(unchecked) private var head: RawResponseHead?
     @exclusivity(unchecked) private var body: [UInt8] = []
@@ -122,7 +122,7 @@ final class LoopExchange: SocketEventHandler, @unchecked Sendable {
     init(
         client: UpstreamClient, socket: AsyncSocket, decoder: consuming HTTPResponseDecoder?, message: [UInt8],
         method: HTTPRequest.Method, deadline: ContinuousClock.Instant,
-        completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void
+        completion: @escaping @Sendable (consuming Result<UpstreamAnswer, UpstreamError>) -> Void
     ) {
         self.client = client
         self.socket = socket
@@ -153,8 +153,7 @@ final class LoopExchange: SocketEventHandler, @unchecked Sendable {
                             head = raw
                         case .contentLength(let length) where length <= client.configuration.streamResponsesOver
                             && length <= client.configuration.maxResponseBodySize:
-                            head = raw
-                            body.reserveCapacity(length)
+                            head = raw  // its body usually comes as one chunk, which becomes the body as it is
                         default:
                             // Large, chunked or close-delimited: read (or streamed) as the async exchange does.
                             handOver(event)
@@ -173,7 +172,9 @@ final class LoopExchange: SocketEventHandler, @unchecked Sendable {
                         } else {
                             socket.close()
                         }
-                        completion(.success(.bytes(raw, body: body)))
+                        var taken: [UInt8] = []
+                        swap(&taken, &body)
+                        completion(.success(.bytes(raw, body: taken)))
                         return
                     }
                 }

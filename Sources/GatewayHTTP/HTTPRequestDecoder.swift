@@ -31,6 +31,8 @@ public struct HTTPRequestDecoder: Sendable {
     public var rawHeadsExcept: StaticString?
     /// The field lines of the head being parsed (reused from head to head).
     private var lines: [FieldLine] = []
+    /// The last raw head, refilled for the next one when nothing else holds it.
+    private var spareHead: RawRequestHead?
 
     public init(limits: HTTPLimits = HTTPLimits()) {
         self.limits = limits
@@ -119,7 +121,8 @@ public struct HTTPRequestDecoder: Sendable {
                 head, startLine: scanner.startLine, fieldLines: scanner.fieldLines, limits: limits, into: &lines
             )
             if raw, except == nil || !lines.contains(where: { head.equalsToken($0.name, except!) }) {
-                return (.rawHead(RawRequestHead(bytes: Array(head), scanned: scanned, fields: lines)), scanned.framing, length)
+                let raw = RawRequestHead.make(reusing: &spareHead, bytes: head, scanned: scanned, lines: &lines)
+                return (.rawHead(raw), scanned.framing, length)
             }
             return (.head(try RequestHeadParser.build(head, scanned, lines)), scanned.framing, length)
         }

@@ -24,6 +24,8 @@ public struct HTTPResponseDecoder: Sendable {
     private var pendingIndex = 0
     /// The field lines of the head being parsed (reused from head to head).
     private var lines: [FieldLine] = []
+    /// The last raw head, refilled for the next one when nothing else holds it.
+    private var spareHead: RawResponseHead?
 
     /// When true, final heads come as ``ResponseEvent/rawHead(_:)`` (checked alike, but not turned into a
     /// ``ResponseHead``). Interim (1xx) heads still come as `.informational`.
@@ -141,7 +143,10 @@ public struct HTTPResponseDecoder: Sendable {
                 head, startLine: scanner.startLine, fieldLines: scanner.fieldLines, requestMethod: method, into: &lines
             )
             if scanned.code < 200 { return (.informational(try ResponseHeadParser.build(head, scanned).response), .none, length) }
-            if raw { return (.rawHead(RawResponseHead(bytes: Array(head), scanned: scanned)), scanned.framing, length) }
+            if raw {
+                let head = RawResponseHead.make(reusing: &spareHead, bytes: head, scanned: scanned, lines: &lines)
+                return (.rawHead(head), scanned.framing, length)
+            }
             return (.head(try ResponseHeadParser.build(head, scanned)), scanned.framing, length)
         }
         guard let (event, framing, length) = decoded else { return nil }

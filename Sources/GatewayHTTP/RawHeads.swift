@@ -5,17 +5,45 @@ import HTTPTypes
 ///
 /// For the byte path of a reverse proxy: a request that needs nothing but forwarding is re-framed from these bytes
 /// (``HTTPRequestDecoder/rawHeads``); any other is turned into a ``RequestHead`` with ``materialize()``.
-public struct RawRequestHead: Sendable {
+///
+/// A class: the byte path hands the head through several calls, and a copy is one retain instead of a copy of
+/// every part (the decoder's event holds it without a box). Its decoder refills the same object for a later head
+/// once nothing else holds it, so a connection's heads allocate nothing.
+///
+/// `@unchecked Sendable`: immutable while anything but its decoder holds it. The decoder writes it only while its
+/// own reference is the only one (`isKnownUniquelyReferenced`), before handing it out again; its stored properties
+/// are `@exclusivity(unchecked)` for the same reason (no access can overlap a write).
+public final class RawRequestHead: @unchecked Sendable {
     /// The head as received: request line, field lines, the empty line.
-    public let bytes: [UInt8]
-    let scanned: ScannedRequestHead
+    @exclusivity(unchecked) public private(set) var bytes: [UInt8]
+    @exclusivity(unchecked) private(set) var scanned: ScannedRequestHead
     /// Every field line, in order, `Host` included.
-    let fields: [FieldLine]
+    @exclusivity(unchecked) private(set) var fields: [FieldLine]
 
     init(bytes: [UInt8], scanned: ScannedRequestHead, fields: [FieldLine]) {
         self.bytes = bytes
         self.scanned = scanned
         self.fields = fields
+    }
+
+    /// The head of `bytes`: `spare` refilled when nothing but the decoder holds it, else a new head (kept as the
+    /// next spare when small). The head takes the field lines in `lines` (the decoder's buffer), which gets the
+    /// head's previous buffer back to scan the next head into.
+    static func make(
+        reusing spare: inout RawRequestHead?, bytes: UnsafeBufferPointer<UInt8>, scanned: ScannedRequestHead,
+        lines: inout [FieldLine]
+    ) -> RawRequestHead {
+        if isKnownUniquelyReferenced(&spare), let head = spare {
+            head.bytes.removeAll(keepingCapacity: true)
+            head.bytes.append(contentsOf: bytes)
+            head.scanned = scanned
+            swap(&head.fields, &lines)
+            return head
+        }
+        let head = RawRequestHead(bytes: Array(bytes), scanned: scanned, fields: [])
+        swap(&head.fields, &lines)
+        spare = bytes.count <= RawHeadReuse.maxKept ? head : nil
+        return head
     }
 
     public var method: HTTPRequest.Method { scanned.method }
@@ -50,15 +78,39 @@ public struct RawRequestHead: Sendable {
 
 /// A response head kept as the bytes it arrived in, checked as strictly as ``ResponseHead``, without its reason
 /// phrase and header fields as strings (``HTTPResponseDecoder/rawHeads``). ``materialize()`` gives the
-/// ``ResponseHead``.
-public struct RawResponseHead: Sendable {
+/// ``ResponseHead``. A class its decoder refills, as ``RawRequestHead`` is.
+///
+/// `@unchecked Sendable`: as ``RawRequestHead``, written only by its decoder while no one else holds it.
+public final class RawResponseHead: @unchecked Sendable {
     /// The head as received: status line, field lines, the empty line.
-    public let bytes: [UInt8]
-    let scanned: ScannedResponseHead
+    @exclusivity(unchecked) public private(set) var bytes: [UInt8]
+    @exclusivity(unchecked) private(set) var scanned: ScannedResponseHead
 
     init(bytes: [UInt8], scanned: ScannedResponseHead) {
         self.bytes = bytes
         self.scanned = scanned
+    }
+
+    /// As ``RawRequestHead/make(reusing:bytes:scanned:lines:)``: `scanned`'s field lines are `lines`, which
+    /// gets the head's previous buffer back.
+    static func make(
+        reusing spare: inout RawResponseHead?, bytes: UnsafeBufferPointer<UInt8>, scanned: ScannedResponseHead,
+        lines: inout [FieldLine]
+    ) -> RawResponseHead {
+        if isKnownUniquelyReferenced(&spare), let head = spare {
+            head.bytes.removeAll(keepingCapacity: true)
+            head.bytes.append(contentsOf: bytes)
+            var previous = scanned
+            swap(&previous, &head.scanned)
+            // Only the head holds the new field lines now; the decoder scans the next head into the old ones.
+            lines = []
+            lines = previous.fields
+            return head
+        }
+        let head = RawResponseHead(bytes: Array(bytes), scanned: scanned)
+        lines = []
+        spare = bytes.count <= RawHeadReuse.maxKept ? head : nil
+        return head
     }
 
     public var statusCode: Int { scanned.code }
@@ -80,6 +132,11 @@ public struct RawResponseHead: Sendable {
     public func materialize() throws(HTTPParseError) -> ResponseHead {
         try bytes.withUnsafeBufferPointer { head throws(HTTPParseError) in try ResponseHeadParser.build(head, scanned) }
     }
+}
+
+/// How large a head a decoder keeps to refill (a connection that once sent a huge head does not hold its memory).
+enum RawHeadReuse {
+    static let maxKept = 4096
 }
 
 extension UnsafeBufferPointer where Element == UInt8 {

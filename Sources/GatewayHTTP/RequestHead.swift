@@ -34,7 +34,7 @@ public struct RequestHead: Sendable {
 public enum RequestEvent: Sendable {
     case head(RequestHead)
     /// The head, from a decoder with ``HTTPRequestDecoder/rawHeads`` set (instead of `.head`).
-    indirect case rawHead(RawRequestHead)
+    case rawHead(RawRequestHead)
     case body([UInt8])
     /// The request is complete. `trailers` is empty unless a chunked body carried a trailer section.
     case end(trailers: HTTPFields)

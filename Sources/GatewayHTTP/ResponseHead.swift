@@ -26,7 +26,7 @@ public enum ResponseEvent: Sendable {
     case informational(HTTPResponse)
     case head(ResponseHead)
     /// The head, from a decoder with ``HTTPResponseDecoder/rawHeads`` set (instead of `.head`).
-    indirect case rawHead(RawResponseHead)
+    case rawHead(RawResponseHead)
     case body([UInt8])
     case end(trailers: HTTPFields)
 }

@@ -147,7 +147,7 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
                 // Part of a head: the task reads the rest, under the header timeout.
                 return decoder.isIdle ? .needInput : .handOver(nil)
             }
-            guard case .rawHead(let head) = event, connection.takesBytePath(head) else { return .handOver(event) }
+            guard case .rawHead(let head) = event, connection.takesBytePath(head, forwarding) else { return .handOver(event) }
             var length = 0
             if case .contentLength(let bodyLength) = head.framing { length = bodyLength }
             // The whole body is here, and the budget for buffered bodies has room for it: it is taken now.
@@ -233,18 +233,18 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
         forwardedCount += 1
         forwardingNow = true
         forwarding.forward(head, body: body, connection: info, on: socket.loop) { response in
-            self.answered(response)
+            self.answered(consume response)
         }
         forwardingNow = false
     }
 
     /// The handler's response to the request in flight.
-    private func answered(_ response: GatewayResponse) {
+    private func answered(_ response: consuming GatewayResponse) {
         if forwardingNow {
-            earlyResponse = response  // serve() writes it once the forwarding call returns
+            earlyResponse = consume response  // serve() writes it once the forwarding call returns
             return
         }
-        if write(response) { serve() }
+        if write(consume response) { serve() }
     }
 
     /// Writes the response to the request in flight; true when the next request can be read. A response with a
@@ -259,11 +259,11 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
             return false
         }
         guard request.keepAlive, !connection.shuttingDown.isSet, response.bodyStream == nil else {
-            handOver(.responding(response, request))
+            handOver(.responding(consume response, request))
             return false
         }
         written = 0
-        largeBody = ServerConnection.encode(response, for: request, keepAlive: true, inlineBodyUpTo: 65536, into: &output) ?? []
+        largeBody = ServerConnection.encode(consume response, for: request, keepAlive: true, inlineBodyUpTo: 65536, into: &output) ?? []
         return flush()
     }
 

@@ -10,5 +10,5 @@ public protocol LoopForwarding: ByteForwarding {
     /// before this returns.
     func forward(
         _ head: RawRequestHead, body: [UInt8], connection: ConnectionInfo, on loop: IOLoop,
-        completion: @escaping @Sendable (GatewayResponse) -> Void)
+        completion: @escaping @Sendable (consuming GatewayResponse) -> Void)
 }

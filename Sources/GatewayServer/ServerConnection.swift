@@ -342,13 +342,20 @@ final class ServerConnection: Sendable {
     /// Whether a request goes the byte path: its handler takes it, and its body, if any, is buffered (a
     /// `Content-Length` up to ``ServerConfiguration/streamBodiesOver``, no `100 Continue` to send).
     func takesBytePath(_ head: RawRequestHead) -> Bool {
-        guard let byteForwarding, !head.expectsContinue else { return false }
+        guard let byteForwarding else { return false }
+        return takesBytePath(head, byteForwarding)
+    }
+
+    /// ``takesBytePath(_:)`` with the connection's handler side at hand (a loop-driven connection holds it: the
+    /// optional existential is not copied out for every request).
+    func takesBytePath(_ head: RawRequestHead, _ forwarding: some ByteForwarding) -> Bool {
+        guard !head.expectsContinue else { return false }
         switch head.framing {
         case .none: break
         case .contentLength(let length) where length <= configuration.streamBodiesOver: break
         default: return false
         }
-        return byteForwarding.accepts(head)
+        return forwarding.accepts(head)
     }
 
     /// Marks the connection busy: a request started arriving (it is no longer closed at shutdown).

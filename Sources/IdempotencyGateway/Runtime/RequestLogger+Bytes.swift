@@ -73,31 +73,32 @@ extension RequestLogger: ByteForwarding {
 
     /// The response to the client for the upstream's `answer`: its head relayed with the gateway's edits, or a
     /// problem for a failure; counted and logged.
-    fileprivate func finish(_ exchange: BytePathExchange, _ answer: Result<UpstreamAnswer, UpstreamError>) -> GatewayResponse {
+    fileprivate func finish(
+        _ exchange: BytePathExchange, _ answer: consuming Result<UpstreamAnswer, UpstreamError>
+    ) -> GatewayResponse {
         let requestID = exchange.requestID
         var response: GatewayResponse
-        do {
-            switch try answer.get() {
-            case .bytes(let raw, let body):
-                if let relayed = ReverseProxyBackend.relayedHead(raw, requestID: requestID) {
-                    response = GatewayResponse(status: raw.statusCode, encoded: relayed.encoded, hasDate: relayed.hasDate, body: body)
-                } else {
-                    // Its Connection field names fields to remove: the usual way.
+        switch consume answer {
+        case .success(.bytes(let raw, let body)):
+            if let relayed = ReverseProxyBackend.relayedHead(raw, requestID: requestID) {
+                response = GatewayResponse(status: raw.statusCode, encoded: relayed.encoded, hasDate: relayed.hasDate, body: body)
+            } else {
+                // Its Connection field names fields to remove: the usual way.
+                do {
                     var materialized = try raw.materialize()
                     HopByHopHeaders.remove(from: &materialized.response.headerFields)
                     response = GatewayResponse(head: materialized.response, body: body)
-                    Self.setRequestID(requestID, on: &response)
+                } catch {
+                    // materialize() only throws for a head it was not built from: an upstream fault either way.
+                    response = engine.passthroughFailure(.failed("\(error)"))
                 }
-            case .response(var usual):
-                Self.setRequestID(requestID, on: &usual)
-                response = usual
+                Self.setRequestID(requestID, on: &response)
             }
-        } catch let error as UpstreamError {
-            response = engine.passthroughFailure(error)
+        case .success(.response(let usual)):
+            response = usual
             Self.setRequestID(requestID, on: &response)
-        } catch {
-            // Only materialize() throws, for a head it was already built from: an upstream fault either way.
-            response = engine.passthroughFailure(.failed("\(error)"))
+        case .failure(let error):
+            response = engine.passthroughFailure(error)
             Self.setRequestID(requestID, on: &response)
         }
         inFlight.decrement()
@@ -143,11 +144,11 @@ final class BytePathForwarder: LoopForwarding {
     /// The loop-driven byte path (``LoopForwarding``): the same exchange, its response read on `loop`'s events.
     func forward(
         _ head: RawRequestHead, body: [UInt8], connection: ConnectionInfo, on loop: IOLoop,
-        completion: @escaping @Sendable (GatewayResponse) -> Void
+        completion: @escaping @Sendable (consuming GatewayResponse) -> Void
     ) {
         let (message, exchange) = front.start(head, body: body, connection: connection)
         front.proxy!.client.exchange(message, method: head.method, on: loop, now: exchange.start) { answer in
-            completion(self.front.finish(exchange, answer))
+            completion(self.front.finish(exchange, consume answer))
         }
     }
 }
