@@ -56,9 +56,10 @@ final class ConnectionPool: Sendable {
     }
 
     /// Returns a connection after a complete exchange, with its decoder (between responses, nothing buffered).
-    func put(_ socket: AsyncSocket, decoder: consuming HTTPResponseDecoder) {
+    /// - Parameter now: the time, when the caller has it at hand (its loop's ``IOLoop/cycleTime``).
+    func put(_ socket: AsyncSocket, decoder: consuming HTTPResponseDecoder, now: ContinuousClock.Instant = .now) {
         // Built outside the lock and moved in (taken out of the optional), not copied.
-        var entry: Idle? = Idle(socket: socket, decoder: decoder, since: .now)
+        var entry: Idle? = Idle(socket: socket, decoder: decoder, since: now)
         var evicted: AsyncSocket?
         idle.withLock { idle in
             idle.append(entry.take()!)

@@ -168,7 +168,8 @@ final class LoopExchange: SocketEventHandler, @unchecked Sendable {
                         guard let raw = head.take() else { continue }
                         if raw.keepAlive, !decoder!.hasBufferedBytes {
                             // Moved out, not copied (a decoder holds several buffers).
-                            client.pool(for: socket.loop).put(socket, decoder: decoder.take()!)
+                            let loop = socket.loop
+                            client.pool(for: loop).put(socket, decoder: decoder.take()!, now: loop.cycleTime)
                         } else {
                             socket.close()
                         }

@@ -84,6 +84,8 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
     @exclusivity(unchecked) private var first = true
     /// When the wait for the next request ends (fixed when it starts: empty lines do not extend it).
     @exclusivity(unchecked) private var idleDeadline: ContinuousClock.Instant?
+    /// Input arrived since the last request was forwarded (or since the connection opened).
+    @exclusivity(unchecked) private var inputSinceRequest = false
     /// The request being forwarded.
     @exclusivity(unchecked) private var request: RequestSummary?
     /// The buffered body's share of the server's budget (bytes taken), held until the answer came.
@@ -185,18 +187,20 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
             close()  // shutting down
             return false
         }
-        let now = ContinuousClock.now
-        if idleDeadline == nil {
-            let idle = connection.configuration.idleTimeout
-            idleDeadline = now + (first ? min(connection.configuration.headerTimeout, idle) : idle)
-        }
-        // A client that never stops sending empty lines is cut off here.
-        guard now < idleDeadline! else {
+        // Input came since the wait began and held no request: a client that never stops sending empty lines is cut
+        // off at the deadline. (Only then is the clock read: a request ends the wait before this.)
+        if inputSinceRequest, let idleDeadline, ContinuousClock.now >= idleDeadline {
             close()
             return false
         }
         do throws(SocketError) {
             guard let count = try socket.readNow({ decoder.append($0) }) else {
+                if idleDeadline == nil {
+                    // The wait begins: its deadline is fixed now (empty lines do not extend it). The loop's time
+                    // is at most a run slice old, which no idle or header timeout notices.
+                    let idle = connection.configuration.idleTimeout
+                    idleDeadline = socket.loop.cycleTime + (first ? min(connection.configuration.headerTimeout, idle) : idle)
+                }
                 switch try socket.whenReadable(deadline: idleDeadline, notify: self) {
                 case .armed: return false
                 case .ready: return true
@@ -207,6 +211,7 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
                 return false
             }
             connection.markBusy()
+            inputSinceRequest = true
             return true
         } catch {
             close()
@@ -226,6 +231,7 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
     private func forward(_ head: RawRequestHead, body: [UInt8], reserved: Int) {
         first = false
         idleDeadline = nil
+        inputSinceRequest = false
         request = RequestSummary(method: head.method, version: head.version, keepAlive: head.keepAlive)
         self.reserved = reserved
         var info = connectionInfo

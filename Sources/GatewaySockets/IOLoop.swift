@@ -60,6 +60,13 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
     /// The loop the current task runs on, when it was started by ``spawn(_:)`` or set by the caller.
     @TaskLocal public static var current: IOLoop?
 
+    /// The time the loop last read, for work on its queue that needs only an approximate now (an idle deadline, when
+    /// a pooled connection went idle): at most one run slice (``maxRunSlice``) old, without a clock read. Read it
+    /// only on the loop's queue.
+    public var cycleTime: ContinuousClock.Instant { cycleInstant }
+    /// Written and read only on the loop's queue (serial: Dispatch orders every access).
+    nonisolated(unsafe) private var cycleInstant = ContinuousClock.now
+
     init(index: Int) {
         self.index = index
         let queue = DispatchQueue(label: "idempotency-gateway.io.\(index)", qos: .userInitiated)
@@ -162,6 +169,7 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
         if suspend { sources.withLock { _ = $0.epoll?.suspend() } }
         let executor = asUnownedTaskExecutor()
         let started = ContinuousClock.now
+        cycleInstant = started
         let busyPoll = Self.busyPollBudget
         var spinUntil = started + busyPoll
         var batch: [UnownedJob] = []
@@ -179,6 +187,7 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
             batch.removeAll(keepingCapacity: true)
             let events = harvest()
             let now = ContinuousClock.now
+            cycleInstant = now
             if ranJobs || events > 0 { spinUntil = now + busyPoll }
             enum Next { case again, idle, yield }
             let next: Next = runState.withLock { state in

@@ -43,7 +43,7 @@ extension RequestLogger: ByteForwarding {
     /// What a byte-path exchange keeps between sending the request and relaying its answer.
     struct BytePathExchange: Sendable {
         var requestID: String
-        var logged: (method: String, path: String, key: String?)?
+        var logged: LoggedRequest?
         var start: ContinuousClock.Instant
     }
 
@@ -53,7 +53,7 @@ extension RequestLogger: ByteForwarding {
     ) -> (message: [UInt8], exchange: BytePathExchange) {
         let start = ContinuousClock.now
         let requestID = Self.requestID(from: head)
-        var logged: (method: String, path: String, key: String?)?
+        var logged: LoggedRequest?
         if logsRequests {
             // A key on a request forwarded untouched is logged (hashed) as on the usual path.
             var key: String?
@@ -61,10 +61,9 @@ extension RequestLogger: ByteForwarding {
                 let value = String(decoding: head.bytes[head.value(at: index)], as: UTF8.self)
                 key = key.map { $0 + ", " + value } ?? value
             }
-            logged = (
-                head.method.rawValue, String(decoding: head.bytes[head.originFormTarget!], as: UTF8.self),
-                key.map(Self.keyDigest)
-            )
+            logged = LoggedRequest(
+                method: head.method.rawValue, path: String(decoding: head.bytes[head.originFormTarget!], as: UTF8.self),
+                key: key.map(Self.keyDigest))
         }
         inFlight.increment()
         let message = proxy!.forwardedRequest(head, body: body, connection: connection, requestID: requestID)

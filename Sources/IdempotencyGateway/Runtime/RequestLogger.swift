@@ -41,10 +41,11 @@ struct RequestLogger: HTTPHandler {
         // Into the header fields only if the request is forwarded (RequestIDForwarding), not for a replay.
         request.requestID = requestID
         // What the access log needs, taken before the request is handed on (it is consumed there).
-        let logged: (method: String, path: String, key: String?)? =
+        let logged: LoggedRequest? =
             logsRequests
-            ? (request.head.method.rawValue, request.head.path ?? "",
-                request.head.headerFields[.idempotencyKeyField].map(Self.keyDigest))
+            ? LoggedRequest(
+                method: request.head.method.rawValue, path: request.head.path ?? "",
+                key: request.head.headerFields[.idempotencyKeyField].map(Self.keyDigest))
             : nil
         inFlight.increment()
         var (response, outcome) = await engine.process(consume request)
@@ -68,7 +69,7 @@ struct RequestLogger: HTTPHandler {
     /// Records the request's duration and writes its access-log line (for a streamed body, once the body is through).
     func finish(
         _ response: consuming GatewayResponse, outcome: IdempotencyOutcome,
-        logged: (method: String, path: String, key: String?)?, requestID: String, start: ContinuousClock.Instant
+        logged: LoggedRequest?, requestID: String, start: ContinuousClock.Instant
     ) -> GatewayResponse {
         var response = response
         let elapsed = ContinuousClock.now - start
@@ -132,4 +133,13 @@ extension Duration {
         let (seconds, attoseconds) = components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
+}
+
+/// What the access log needs of a request, taken before the request is handed on. A nominal type, not a tuple:
+/// its metadata is static (an optional tuple's is looked up at run time wherever it is copied).
+struct LoggedRequest: Sendable {
+    var method: String
+    var path: String
+    /// The key's digest (``RequestLogger/keyDigest(_:)``), when the request had one.
+    var key: String?
 }
