@@ -7,63 +7,58 @@ import Synchronization
 final class ConnectionPool: Sendable {
     private struct Idle {
         var socket: AsyncSocket
-        var decoder: HTTPResponseDecoder
-        var since: ContinuousClock.Instant
-
-        /// The socket and the decoder, moved out (a decoder holds several buffers).
-        consuming func parts() -> (socket: AsyncSocket, decoder: HTTPResponseDecoder) { (socket, decoder) }
+        /// Taken out with `take()` (a move: a decoder holds several buffers, and a copy retains each).
+        var decoder: HTTPResponseDecoder?
+        var since: LoopTime
     }
 
     private let idle = Mutex<[Idle]>([])
     /// A connection idle for less than this is checked from readiness events only, without a `MSG_PEEK`.
     static let trustEventsFor: Duration = .milliseconds(500)
+    private static let trustEventsForNanoseconds = LoopTime.nanoseconds(of: trustEventsFor)
     private let maxIdle: Int
-    private let maxAge: Duration
+    /// The idle timeout, in nanoseconds (compared as integers on every take).
+    private let maxAge: Int64
 
     init(maxIdle: Int, maxAge: Duration) {
         self.maxIdle = maxIdle
-        self.maxAge = maxAge
+        self.maxAge = LoopTime.nanoseconds(of: maxAge)
     }
 
     /// A pooled connection that still looks alive, or nil. A connection the upstream closed while it sat in the
     /// pool peeks EOF (or stray bytes) without blocking, and is discarded here, before anything is sent on it.
     /// - Parameter now: the time, when the caller has just read the clock.
-    func take(now: ContinuousClock.Instant = .now) -> (socket: AsyncSocket, decoder: HTTPResponseDecoder)? {
+    func take(now: LoopTime = .now) -> (socket: AsyncSocket, decoder: HTTPResponseDecoder)? {
+        var decoder: HTTPResponseDecoder?
+        guard let socket = take(now: now, decoder: &decoder) else { return nil }
+        return (socket, decoder.take()!)
+    }
+
+    /// ``take(now:)`` with the connection's decoder moved into `decoder` (a decoder holds several buffers: a
+    /// caller that keeps it in an optional gets it without a copy).
+    func take(now: LoopTime, decoder: inout HTTPResponseDecoder?) -> AsyncSocket? {
         while true {
-            // Taken apart under the lock and moved out (a returned `Idle` was copied and destroyed by its value
-            // witnesses, a retain and a release for each of its references).
-            var socket: AsyncSocket?
-            var decoder: HTTPResponseDecoder?
-            var since = now
-            idle.withLock { idle in
-                guard let last = idle.popLast() else { return }
-                since = last.since
-                (socket, decoder) = last.parts()
-            }
-            guard let socket else { return nil }
-            let age = now - since
-            if age > maxAge {
-                socket.close()
-                continue
-            }
+            guard var entry = idle.withLock({ $0.popLast() }) else { return nil }
+            let age = now.nanoseconds &- entry.since.nanoseconds
             // Recently used: the loop's readiness events would have shown a close or stray input. Idle longer
             // (where an upstream's keep-alive timeout may close it): ask the kernel too.
-            if socket.probeIdle(trustEvents: age < Self.trustEventsFor) {
-                return (socket, decoder.take()!)
+            if age <= maxAge, entry.socket.probeIdle(trustEvents: age < Self.trustEventsForNanoseconds) {
+                decoder = entry.decoder.take()
+                return entry.socket
             }
-            socket.close()
+            entry.socket.close()
         }
     }
 
     /// Returns a connection after a complete exchange, with its decoder (between responses, nothing buffered).
     /// - Parameter now: the time, when the caller has it at hand (its loop's ``IOLoop/cycleTime``).
-    func put(_ socket: AsyncSocket, decoder: consuming HTTPResponseDecoder, now: ContinuousClock.Instant = .now) {
+    func put(_ socket: AsyncSocket, decoder: consuming HTTPResponseDecoder, now: LoopTime = .now) {
         // Built outside the lock and moved in (taken out of the optional), not copied.
-        var entry: Idle? = Idle(socket: socket, decoder: decoder, since: now)
+        var entry: Idle? = Idle(socket: socket, decoder: consume decoder, since: now)
         var evicted: AsyncSocket?
         idle.withLock { idle in
             idle.append(entry.take()!)
-            if idle.count > maxIdle { evicted = idle.removeFirst().parts().socket }
+            if idle.count > maxIdle { evicted = idle.removeFirst().socket }
         }
         evicted?.close()
     }
@@ -72,11 +67,11 @@ final class ConnectionPool: Sendable {
     /// older than the idle timeout, so that none sits in `CLOSE-WAIT` holding a descriptor until traffic
     /// comes back. No system call under the lock: a connection's events are read from its state
     /// (``AsyncSocket/isQuiet``).
-    func prune(now: ContinuousClock.Instant = .now) {
+    func prune(now: LoopTime = .now) {
         let stale: [AsyncSocket] = idle.withLock { idle in
             var stale: [AsyncSocket] = []
             idle.removeAll { entry in
-                let dead = now - entry.since > maxAge || !entry.socket.isQuiet
+                let dead = now.nanoseconds &- entry.since.nanoseconds > maxAge || !entry.socket.isQuiet
                 if dead { stale.append(entry.socket) }
                 return dead
             }

@@ -13,7 +13,7 @@ extension UpstreamClient {
     /// queue, in a task on the loop, or at once (a connection that fails before anything was sent).
     /// - Parameter now: the time, when the caller has just read the clock (the response timeout counts from it).
     public func exchange(
-        _ message: [UInt8], method: HTTPRequest.Method, on loop: IOLoop, now: ContinuousClock.Instant = .now,
+        _ message: [UInt8], method: HTTPRequest.Method, on loop: IOLoop, now: LoopTime = .now,
         completion: @escaping @Sendable (consuming Result<UpstreamAnswer, UpstreamError>) -> Void
     ) {
         let deadline = now + configuration.responseTimeout
@@ -23,8 +23,12 @@ extension UpstreamClient {
         // Resent once on a fresh connection when a reused one closes before any response (as the async exchange).
         let resendable = Self.isSafe(method)
         let pool = pool(for: loop)
+        // The pooled connection's decoder, moved in by the pool and on into whichever branch takes it, never copied
+        // (a decoder holds several buffers).
+        var decoder: HTTPResponseDecoder?
         while true {
-            guard ownLoop, let (socket, reusedDecoder) = pool.take(now: now) else {
+            guard ownLoop, let socket = pool.take(now: now, decoder: &decoder) else {
+                let deadline = deadline.instant
                 inTask(on: loop, resending: nil, completion) { client throws(UpstreamError) in
                     try await client.exchange(
                         message, rest: [], method: method, deadline: deadline, streamResponse: true, rawHeads: true)
@@ -32,8 +36,6 @@ extension UpstreamClient {
                 return
             }
             assert(socket.loop === loop, "a pooled connection of another loop")
-            // Moved into whichever branch takes it, not copied (a decoder holds several buffers).
-            var decoder: HTTPResponseDecoder? = consume reusedDecoder
             let first: Result<IOResult<Int>, SocketError> = message.withUnsafeBytes { bytes in
                 Result { () throws(SocketError) in try socket.socket.write(bytes.baseAddress!, count: bytes.count) }
             }
@@ -43,12 +45,14 @@ extension UpstreamClient {
             case .success(.wouldBlock): written = 0
             case .failure(let error):
                 socket.close()
+                decoder = nil
                 // A reused connection the upstream closed: nothing was sent, another one is tried.
                 if error.isDisconnection { continue }
                 completion(.failure(.unreachable("send failed: \(error)")))
                 return
             }
             guard written == message.count else {
+                let deadline = deadline.instant
                 let resend = Resend(message: message, method: method, deadline: deadline)
                 let decoder = decoder.take()
                 inTask(on: loop, resending: resend, completion) { client throws(UpstreamError) in
@@ -60,7 +64,7 @@ extension UpstreamClient {
                 return
             }
             LoopExchange(
-                client: self, socket: socket, decoder: decoder.take(), message: message, method: method,
+                client: self, socket: socket, decoder: decoder.take()!, message: message, method: method,
                 deadline: deadline, completion: completion
             ).read()
             return
@@ -111,7 +115,7 @@ final class LoopExchange: SocketEventHandler, @unchecked Sendable {
     @exclusivity(unchecked) private var decoder: HTTPResponseDecoder?
     private let message: [UInt8]
     private let method: HTTPRequest.Method
-    private let deadline: ContinuousClock.Instant
+    private let deadline: LoopTime
     private let completion: @Sendable (consuming Result<UpstreamAnswer, UpstreamError>) -> Void
     /// The head, once it came (as received: the body is small and sized, or there is none).
     @exclusivity(unchecked) private var head: RawResponseHead?
@@ -120,16 +124,13 @@ final class LoopExchange: SocketEventHandler, @unchecked Sendable {
     @exclusivity(unchecked) private var received = false
 
     init(
-        client: UpstreamClient, socket: AsyncSocket, decoder: consuming HTTPResponseDecoder?, message: [UInt8],
-        method: HTTPRequest.Method, deadline: ContinuousClock.Instant,
+        client: UpstreamClient, socket: AsyncSocket, decoder: consuming HTTPResponseDecoder, message: [UInt8],
+        method: HTTPRequest.Method, deadline: LoopTime,
         completion: @escaping @Sendable (consuming Result<UpstreamAnswer, UpstreamError>) -> Void
     ) {
         self.client = client
         self.socket = socket
-        switch consume decoder {
-        case .some(let reused): self.decoder = reused
-        case .none: self.decoder = HTTPResponseDecoder(limits: client.configuration.responseLimits)
-        }
+        self.decoder = consume decoder
         self.decoder!.rawHeads = true
         self.decoder!.expectResponse(to: method)
         self.message = message
@@ -218,7 +219,7 @@ final class LoopExchange: SocketEventHandler, @unchecked Sendable {
             completion(.failure(.timeout))
         } else if !received, UpstreamClient.isSafe(method), error.isDisconnection {
             // A pooled connection the upstream closed before any response: sent again on a fresh one.
-            let resend = UpstreamClient.Resend(message: message, method: method, deadline: deadline)
+            let resend = UpstreamClient.Resend(message: message, method: method, deadline: deadline.instant)
             client.inTask(on: socket.loop, resending: resend, completion) { _ throws(UpstreamError) in nil }
         } else if case .disconnected = error {
             completion(.failure(.failed("invalid response: the upstream closed the connection mid-response")))
@@ -229,7 +230,7 @@ final class LoopExchange: SocketEventHandler, @unchecked Sendable {
 
     /// Goes on in a task, from `event` (a head this path does not keep as bytes), as the async exchange reads.
     private func handOver(_ event: ResponseEvent) {
-        let (socket, decoder, method, deadline, received) = (socket, decoder.take(), method, deadline, received)
+        let (socket, decoder, method, deadline, received) = (socket, decoder.take(), method, deadline.instant, received)
         let resend = UpstreamClient.Resend(message: message, method: method, deadline: deadline)
         client.inTask(on: socket.loop, resending: resend, completion) { client throws(UpstreamError) in
             try await client.readAnswer(

@@ -44,7 +44,7 @@ public final class UpstreamClient: Sendable {
         let interval = Int(Self.pruneInterval.components.seconds * 1000)
         timer.schedule(deadline: .now() + .milliseconds(interval), repeating: .milliseconds(interval), leeway: .milliseconds(100))
         timer.setEventHandler {
-            let now = ContinuousClock.now
+            let now = LoopTime.now
             for pool in pools { pool.prune(now: now) }
         }
         timer.resume()

@@ -83,7 +83,7 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
     /// No request has been served yet (a client that connects and sends nothing is held for the header timeout).
     @exclusivity(unchecked) private var first = true
     /// When the wait for the next request ends (fixed when it starts: empty lines do not extend it).
-    @exclusivity(unchecked) private var idleDeadline: ContinuousClock.Instant?
+    @exclusivity(unchecked) private var idleDeadline: LoopTime?
     /// Input arrived since the last request was forwarded (or since the connection opened).
     @exclusivity(unchecked) private var inputSinceRequest = false
     /// The request being forwarded.
@@ -189,7 +189,7 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
         }
         // Input came since the wait began and held no request: a client that never stops sending empty lines is cut
         // off at the deadline. (Only then is the clock read: a request ends the wait before this.)
-        if inputSinceRequest, let idleDeadline, ContinuousClock.now >= idleDeadline {
+        if inputSinceRequest, let idleDeadline, LoopTime.now >= idleDeadline {
             close()
             return false
         }
@@ -282,7 +282,7 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
                     inOutput
                     ? try socket.writeNow(output, from: written) : try socket.writeNow(largeBody, from: written - output.count)
                 guard let sent else {
-                    let stall = ContinuousClock.now + connection.configuration.writeTimeout
+                    let stall = LoopTime.now + connection.configuration.writeTimeout
                     switch try socket.whenWritable(deadline: stall, notify: self) {
                     case .armed: return false
                     case .ready: continue

@@ -35,9 +35,9 @@ public final class AsyncSocket: Sendable {
         var writable: Bool
         var writeEvents: UInt64 = 0
         var reader: Waiter?
-        var readDeadline: ContinuousClock.Instant?
+        var readDeadline: LoopTime?
         var writer: Waiter?
-        var writeDeadline: ContinuousClock.Instant?
+        var writeDeadline: LoopTime?
         var closed = false
         /// System calls in progress on the descriptor; the descriptor is closed when this drops to 0 after close().
         var inProgress = 0
@@ -315,7 +315,7 @@ public final class AsyncSocket: Sendable {
 
     /// Called by the loop's ticker, under its registry's lock: takes the waiters whose deadline passed (the caller
     /// fails them with ``SocketError/timeout`` once the lock is released).
-    func takeExpiredWaiters(now: ContinuousClock.Instant, into expired: inout [Waiter]) {
+    func takeExpiredWaiters(now: LoopTime, into expired: inout [Waiter]) {
         state.withLock { state in
             if let deadline = state.readDeadline, deadline <= now, let reader = state.reader {
                 expired.append(reader)
@@ -344,7 +344,7 @@ public final class AsyncSocket: Sendable {
     /// Calls `handler`'s ``SocketEventHandler/socketReadable(_:)`` on the loop's queue once the socket is readable
     /// (the loop-driven counterpart of a task's wait in ``read(deadline:_:)``). One reader at a time, task or handler.
     /// - Throws: ``SocketError/closed`` when the socket is closed (the handler is not kept).
-    public func whenReadable(deadline: ContinuousClock.Instant?, notify handler: any SocketEventHandler) throws(SocketError) -> Arming {
+    public func whenReadable(deadline: LoopTime?, notify handler: any SocketEventHandler) throws(SocketError) -> Arming {
         try state.withLock { state throws(SocketError) in
             if state.closed { throw .closed }
             if state.readable { return .ready }
@@ -356,7 +356,7 @@ public final class AsyncSocket: Sendable {
 
     /// Calls `handler`'s ``SocketEventHandler/socketWritable(_:)`` on the loop's queue once the socket is writable
     /// (as ``whenReadable(deadline:notify:)``).
-    public func whenWritable(deadline: ContinuousClock.Instant?, notify handler: any SocketEventHandler) throws(SocketError) -> Arming {
+    public func whenWritable(deadline: LoopTime?, notify handler: any SocketEventHandler) throws(SocketError) -> Arming {
         try state.withLock { state throws(SocketError) in
             if state.closed { throw .closed }
             if state.writable { return .ready }
@@ -392,7 +392,8 @@ public final class AsyncSocket: Sendable {
 
     // MARK: - Private
 
-    private func waitReadable(deadline: ContinuousClock.Instant?) async throws(SocketError) {
+    private func waitReadable(deadline instant: ContinuousClock.Instant?) async throws(SocketError) {
+        let deadline = instant.map(LoopTime.init)
         let error: SocketError? = await withUnsafeContinuation { continuation in
             let immediate: SocketError?? = state.withLock { state in
                 if state.closed { return .some(.closed) }
@@ -406,7 +407,8 @@ public final class AsyncSocket: Sendable {
         if let error { throw error }
     }
 
-    private func waitWritable(deadline: ContinuousClock.Instant?) async throws(SocketError) {
+    private func waitWritable(deadline instant: ContinuousClock.Instant?) async throws(SocketError) {
+        let deadline = instant.map(LoopTime.init)
         let error: SocketError? = await withUnsafeContinuation { continuation in
             let immediate: SocketError?? = state.withLock { state in
                 if state.closed { return .some(.closed) }

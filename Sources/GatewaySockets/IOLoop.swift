@@ -63,9 +63,9 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
     /// The time the loop last read, for work on its queue that needs only an approximate now (an idle deadline, when
     /// a pooled connection went idle): at most one run slice (``maxRunSlice``) old, without a clock read. Read it
     /// only on the loop's queue.
-    public var cycleTime: ContinuousClock.Instant { cycleInstant }
+    public var cycleTime: LoopTime { cycleInstant }
     /// Written and read only on the loop's queue (serial: Dispatch orders every access).
-    nonisolated(unsafe) private var cycleInstant = ContinuousClock.now
+    nonisolated(unsafe) private var cycleInstant = LoopTime.now
 
     init(index: Int) {
         self.index = index
@@ -168,10 +168,11 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
         // While this block polls, the Dispatch source need not wake the manager thread for the same events.
         if suspend { sources.withLock { _ = $0.epoll?.suspend() } }
         let executor = asUnownedTaskExecutor()
-        let started = ContinuousClock.now
+        let started = LoopTime.now
         cycleInstant = started
         let busyPoll = Self.busyPollBudget
         var spinUntil = started + busyPoll
+        let runSliceEnd = started + Self.maxRunSlice
         var batch: [UnownedJob] = []
         var blocks: [@Sendable () -> Void] = []
         while true {
@@ -186,7 +187,7 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
             for job in batch { job.runSynchronously(on: executor) }
             batch.removeAll(keepingCapacity: true)
             let events = harvest()
-            let now = ContinuousClock.now
+            let now = LoopTime.now
             cycleInstant = now
             if ranJobs || events > 0 { spinUntil = now + busyPoll }
             enum Next { case again, idle, yield }
@@ -194,7 +195,7 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
                 // Hand the storage back.
                 if state.jobs.isEmpty { swap(&batch, &state.jobs) }
                 if state.blocks.isEmpty { swap(&blocks, &state.blocks) }
-                if now - started > Self.maxRunSlice { return .yield }
+                if now > runSliceEnd { return .yield }
                 if !state.jobs.isEmpty || !state.blocks.isEmpty || now < spinUntil { return .again }
                 state.scheduled = false
                 state.sourceSuspended = false
@@ -242,7 +243,7 @@ public final class IOLoop: TaskExecutor, Sendable, CustomStringConvertible {
     }
 
     private func checkDeadlines() {
-        let now = ContinuousClock.now
+        let now = LoopTime.now
         // Taken under the registry's lock, failed after it, as in harvest(): a handler may register or close
         // sockets. Nothing is allocated unless a wait expired.
         var expired: [Waiter] = []

@@ -44,14 +44,14 @@ extension RequestLogger: ByteForwarding {
     struct BytePathExchange: Sendable {
         var requestID: String
         var logged: LoggedRequest?
-        var start: ContinuousClock.Instant
+        var start: LoopTime
     }
 
     /// The request as it goes upstream, with what the access log needs of it; counts it in flight.
     fileprivate func start(
         _ head: RawRequestHead, body: [UInt8], connection: ConnectionInfo
     ) -> (message: [UInt8], exchange: BytePathExchange) {
-        let start = ContinuousClock.now
+        let start = LoopTime.now
         let requestID = Self.requestID(from: head)
         var logged: LoggedRequest?
         if logsRequests {

@@ -1,5 +1,6 @@
 import GatewayBackends
 import GatewayHTTP
+import GatewaySockets
 import HTTPTypes
 import Idempotency
 import Logging
@@ -36,7 +37,7 @@ struct RequestLogger: HTTPHandler {
     var byteForwarding: (any ByteForwarding)? { bytePath }
 
     func handle(_ request: consuming GatewayRequest) async throws -> GatewayResponse {
-        let start = ContinuousClock.now
+        let start = LoopTime.now
         let requestID = Self.requestID(from: request.head.headerFields)
         // Into the header fields only if the request is forwarded (RequestIDForwarding), not for a replay.
         request.requestID = requestID
@@ -69,10 +70,10 @@ struct RequestLogger: HTTPHandler {
     /// Records the request's duration and writes its access-log line (for a streamed body, once the body is through).
     func finish(
         _ response: consuming GatewayResponse, outcome: IdempotencyOutcome,
-        logged: LoggedRequest?, requestID: String, start: ContinuousClock.Instant
+        logged: LoggedRequest?, requestID: String, start: LoopTime
     ) -> GatewayResponse {
         var response = response
-        let elapsed = ContinuousClock.now - start
+        let elapsed = LoopTime.now - start
         GatewayMetrics.requestDuration(outcome: outcome).recordNanoseconds(elapsed.nanoseconds)
         if let logged {
             var metadata: Logger.Metadata = [
@@ -89,7 +90,7 @@ struct RequestLogger: HTTPHandler {
                 // ended and the whole duration.
                 response.bodyStream = LoggedBodyStream(stream) { [logger, metadata] ending, bytes in
                     var metadata = metadata
-                    metadata["duration_ms"] = "\(Double((ContinuousClock.now - start).nanoseconds) / 1_000_000)"
+                    metadata["duration_ms"] = "\(Double((LoopTime.now - start).nanoseconds) / 1_000_000)"
                     metadata["body"] = "\(ending.rawValue)"
                     metadata["body_bytes"] = "\(bytes)"
                     logger.info("request", metadata: metadata)
