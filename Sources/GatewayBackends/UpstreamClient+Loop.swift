@@ -16,7 +16,7 @@ extension UpstreamClient {
         _ message: [UInt8], method: HTTPRequest.Method, on loop: IOLoop, now: LoopTime = .now,
         completion: @escaping @Sendable (consuming Result<UpstreamAnswer, UpstreamError>) -> Void
     ) {
-        let deadline = now + configuration.responseTimeout
+        let deadline = now.advanced(byNanoseconds: responseTimeoutNanoseconds)
         // The exchange's callbacks run on its pooled socket's loop, which is `loop` only when `loop` is this client's
         // (its pools are by loop): any other goes the async way, in a task, as does one with no pooled connection.
         let ownLoop = loop.index < loops.loops.count && loops.loops[loop.index] === loop

@@ -20,6 +20,8 @@ public final class UpstreamClient: Sendable {
     /// resume it on its own thread.
     private let pools: [ConnectionPool]
     let loops: IOLoopGroup
+    /// ``UpstreamConfiguration/responseTimeout`` in nanoseconds, for the loop-driven exchange's deadline.
+    let responseTimeoutNanoseconds: Int64
     /// Prunes the pools every ``pruneInterval`` (``ConnectionPool/prune(now:)``) until ``close()``.
     private let pruner: Mutex<(any DispatchSourceTimer)?>
     /// How often idle connections closed by the upstream are looked for.
@@ -28,6 +30,7 @@ public final class UpstreamClient: Sendable {
     public init(configuration: UpstreamConfiguration, loops: IOLoopGroup = .shared) {
         self.configuration = configuration
         self.loops = loops
+        self.responseTimeoutNanoseconds = LoopTime.nanoseconds(of: configuration.responseTimeout)
         // Rounded up, so that a small positive limit still pools; 0 turns pooling off.
         let perLoop = (max(0, configuration.maxIdleConnections) + loops.loops.count - 1) / loops.loops.count
         let pools = loops.loops.map { _ in

@@ -103,6 +103,10 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
     /// Requests this connection forwarded (added to ``LoopDrivenCounters/forwarded`` when it ends: one shared atomic
     /// per connection, not per request).
     @exclusivity(unchecked) private var forwardedCount = 0
+    /// The wait for a request, in nanoseconds: the idle timeout, and for the first request the header timeout if
+    /// shorter (a client that connects and sends nothing is held no longer than one that sends a head slowly).
+    private let idleWait: Int64
+    private let firstWait: Int64
 
     init(
         connection: ServerConnection, forwarding: any LoopForwarding, decoder: HTTPRequestDecoder, first: Bool,
@@ -115,6 +119,9 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
         self.decoder = decoder
         self.first = first
         self.connectionInfo = ConnectionInfo(remoteAddress: connection.socket.peer?.host ?? "")
+        let idle = connection.configuration.idleTimeout
+        self.idleWait = LoopTime.nanoseconds(of: idle)
+        self.firstWait = LoopTime.nanoseconds(of: min(connection.configuration.headerTimeout, idle))
     }
 
     /// Reads and forwards requests until one is in flight, the socket has nothing yet (its callback goes on), the
@@ -198,8 +205,7 @@ final class LoopDrivenConnection: SocketEventHandler, @unchecked Sendable {
                 if idleDeadline == nil {
                     // The wait begins: its deadline is fixed now (empty lines do not extend it). The loop's time
                     // is at most a run slice old, which no idle or header timeout notices.
-                    let idle = connection.configuration.idleTimeout
-                    idleDeadline = socket.loop.cycleTime + (first ? min(connection.configuration.headerTimeout, idle) : idle)
+                    idleDeadline = socket.loop.cycleTime.advanced(byNanoseconds: first ? firstWait : idleWait)
                 }
                 switch try socket.whenReadable(deadline: idleDeadline, notify: self) {
                 case .armed: return false
