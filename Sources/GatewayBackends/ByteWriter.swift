@@ -12,13 +12,27 @@ struct ByteWriter: ~Copyable {
 
     /// The bytes `body` writes, in an array of `capacity` bytes; writing more than `capacity` is a programming
     /// error (a trap, never an overrun).
+    ///
+    /// Up to ``scratchLimit`` the bytes are written into a temporary buffer (on the stack when it has room) and
+    /// copied into an array of their exact size: `Array(unsafeUninitializedCapacity:)` is not specialised here
+    /// and looks up its storage class's metadata at run time on every call, which costs more than the copy.
     static func bytes(capacity: Int, _ body: (inout ByteWriter) -> Void) -> [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+        if capacity <= scratchLimit {
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
+                var writer = ByteWriter(base: buffer.baseAddress!, capacity: capacity)
+                body(&writer)
+                return Array(UnsafeBufferPointer(start: buffer.baseAddress!, count: writer.count))
+            }
+        }
+        return [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
             var writer = ByteWriter(base: buffer.baseAddress!, capacity: capacity)
             body(&writer)
             count = writer.count
         }
     }
+
+    /// The largest message written through a temporary buffer (a head and a small body).
+    static let scratchLimit = 16 * 1024
 
     @inline(__always)
     mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) {
