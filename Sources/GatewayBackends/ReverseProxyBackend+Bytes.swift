@@ -12,7 +12,7 @@ extension ReverseProxyBackend {
     /// joined into one).
     public func acceptsBytes(_ head: RawRequestHead) -> Bool {
         guard head.version == .http1_1, head.originFormTarget != nil else { return false }
-        switch head.method {
+        switch head.knownMethod {
         case .head, .options, .trace: return false
         default: break
         }
@@ -122,7 +122,8 @@ extension ReverseProxyBackend {
                     to: &message)
                 message.write("\r\n")
                 // As HTTPEncoder frames a buffered body for the upstream.
-                if !body.isEmpty || head.method == .post || head.method == .put || head.method == .patch {
+                let method = head.knownMethod
+                if !body.isEmpty || method == .post || method == .put || method == .patch {
                     message.write("Content-Length: ")
                     message.write(decimal: body.count)
                     message.write("\r\n")

@@ -47,6 +47,8 @@ public final class RawRequestHead: @unchecked Sendable {
     }
 
     public var method: HTTPRequest.Method { scanned.method }
+    /// ``method`` as one of the methods the gateway treats specially (an integer to compare).
+    public var knownMethod: KnownMethod { scanned.kind }
     public var version: HTTPVersion { scanned.version }
     /// RFC 9112 §9.3, as ``RequestHead/keepAlive``.
     public var keepAlive: Bool { scanned.keepAlive }

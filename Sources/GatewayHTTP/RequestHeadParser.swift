@@ -51,10 +51,10 @@ enum RequestHeadParser {
         guard index < startLine.end else { throw statuses.bad("missing HTTP version") }
         let version = try FramingFields.version(head, ByteRange(start: index + 1, end: startLine.end), statuses: statuses)
 
-        let method = try method(head, methodRange)
+        let (method, kind) = try method(head, methodRange)
         // CONNECT (authority-form, RFC 9112 §3.2.3) is a tunnel, which a reverse proxy does not offer.
-        if method == .connect { throw HTTPParseError(status: 501, reason: "CONNECT is not supported") }
-        let targetForm = try requestTarget(head, target, method: method)
+        if kind == .connect { throw HTTPParseError(status: 501, reason: "CONNECT is not supported") }
+        let targetForm = try requestTarget(head, target, method: kind)
 
         lines.removeAll(keepingCapacity: true)
         lines.reserveCapacity(fieldLines.count)
@@ -134,7 +134,7 @@ enum RequestHeadParser {
         // RFC 9112 §9.3: persistence.
         let keepAlive = close ? false : (version == .http1_1 || keepAliveOption)
         return ScannedRequestHead(
-            method: method, version: version, target: target, targetForm: targetForm, host: host,
+            method: method, kind: kind, version: version, target: target, targetForm: targetForm, host: host,
             keepAlive: keepAlive, expectsContinue: version == .http1_1 && expectsContinue, framing: framing)
     }
 
@@ -178,31 +178,43 @@ enum RequestHeadParser {
         )
     }
 
-    /// The method, with the common ones matched without building a String.
-    private static func method(_ head: UnsafeBufferPointer<UInt8>, _ range: ByteRange) throws(HTTPParseError) -> HTTPRequest.Method {
-        let first = head[range.start]
+    /// The method, with the common ones matched without building a String, and which of the gateway's known
+    /// methods it is.
+    private static func method(
+        _ head: UnsafeBufferPointer<UInt8>, _ range: ByteRange
+    ) throws(HTTPParseError) -> (HTTPRequest.Method, KnownMethod) {
+        func spells(_ name: StaticString) -> Bool {
+            guard range.count == name.utf8CodeUnitCount else { return false }
+            for offset in 0..<range.count where head[range.start + offset] != name.utf8Start[offset] { return false }
+            return true
+        }
+        // Methods are case-sensitive (RFC 9110 §9.1): these bytes, exactly.
         switch range.count {
         case 3:
-            if first == 0x47 && head[range.start + 1] == 0x45 && head[range.start + 2] == 0x54 { return .get }
-            if first == 0x50 && head[range.start + 1] == 0x55 && head[range.start + 2] == 0x54 { return .put }
+            if spells("GET") { return (.get, .get) }
+            if spells("PUT") { return (.put, .put) }
         case 4:
-            if first == 0x50 && head[range.start + 1] == 0x4F && head[range.start + 2] == 0x53 && head[range.start + 3] == 0x54 {
-                return .post
-            }
-            if first == 0x48 && head[range.start + 1] == 0x45 && head[range.start + 2] == 0x41 && head[range.start + 3] == 0x44 {
-                return .head
-            }
+            if spells("POST") { return (.post, .post) }
+            if spells("HEAD") { return (.head, .head) }
+        case 5:
+            if spells("PATCH") { return (.patch, .patch) }
+            if spells("TRACE") { return (.trace, .trace) }
+        case 6:
+            if spells("DELETE") { return (.delete, .delete) }
+        case 7:
+            if spells("OPTIONS") { return (.options, .options) }
+            if spells("CONNECT") { return (.connect, .connect) }
         default:
             break
         }
         // RFC 9110 §9.1: methods are case-sensitive tokens.
         guard let method = HTTPRequest.Method(head.string(range)) else { throw statuses.bad("invalid request method") }
-        return method
+        return (method, .other)
     }
 
     /// RFC 9112 §3.2: origin-form, absolute-form (http/https), or asterisk-form for OPTIONS.
     private static func requestTarget(
-        _ head: UnsafeBufferPointer<UInt8>, _ target: ByteRange, method: HTTPRequest.Method
+        _ head: UnsafeBufferPointer<UInt8>, _ target: ByteRange, method: KnownMethod
     ) throws(HTTPParseError) -> ScannedRequestHead.TargetForm {
         // A fragment is not part of any request-target form (RFC 9112 §3.2).
         for index in target.start..<target.end where head[index] == 0x23 {
@@ -293,6 +305,8 @@ struct ScannedRequestHead: Sendable {
     }
 
     var method: HTTPRequest.Method
+    /// ``method`` when it is one the gateway treats specially (compared as an integer, not a String).
+    var kind: KnownMethod
     var version: HTTPVersion
     /// The request target as received.
     var target: ByteRange

@@ -299,6 +299,11 @@ public final class IdempotencyEngine: HTTPHandler {
     /// method, its path (with the query, as ``admission(of:)`` reads it) and whether it has an `Idempotency-Key`
     /// field. For a byte path that forwards such requests itself (and then calls ``countPassthrough()``).
     public func forwardsWithoutIdempotency(method: HTTPRequest.Method, path: String, hasKey: Bool) -> Bool {
+        if configuration.routes.isEmpty {
+            // No routes (the usual case): the global settings, without resolving a route for every request.
+            guard Self.covers(configuration.methods, method) else { return true }
+            return !hasKey && !configuration.requireKey
+        }
         let route = configuration.route(for: path)
         guard Self.covers(route.methods, method) else { return true }
         return !hasKey && !route.requireKey
