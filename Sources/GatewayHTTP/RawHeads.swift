@@ -144,7 +144,7 @@ enum RawHeadReuse {
 extension UnsafeBufferPointer where Element == UInt8 {
     /// Whether the bytes at `range` spell `lowercase` in any case (for field names, which are case-insensitive,
     /// RFC 9110 §5.1). `lowercase` must be lower-case ASCII.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func equalsCaseInsensitive(_ range: Range<Int>, _ lowercase: StaticString) -> Bool {
         guard range.count == lowercase.utf8CodeUnitCount else { return false }
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "range outside the buffer")
@@ -161,7 +161,7 @@ extension UnsafeBufferPointer where Element == UInt8 {
 extension Array where Element == UInt8 {
     /// Whether the bytes at `range` spell `lowercase` in any case (for field names, which are case-insensitive,
     /// RFC 9110 §5.1). `lowercase` must be lower-case ASCII.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func equalsCaseInsensitive(_ range: Range<Int>, _ lowercase: StaticString) -> Bool {
         withUnsafeBufferPointer { $0.equalsCaseInsensitive(range, lowercase) }
     }

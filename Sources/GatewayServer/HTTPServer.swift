@@ -126,9 +126,11 @@ public final class HTTPServer: Sendable {
 final class ShutdownFlag: Sendable {
     private let value = Atomic(false)
 
-    var isSet: Bool { value.load(ordering: .acquiring) }
+    /// Sequentially consistent, as a connection's idle flag is (``ServerConnection/markIdle()``): a connection that
+    /// goes idle as shutdown begins is closed by one side or the other.
+    var isSet: Bool { value.load(ordering: .sequentiallyConsistent) }
 
-    func set() { value.store(true, ordering: .releasing) }
+    func set() { value.store(true, ordering: .sequentiallyConsistent) }
 }
 
 /// Writes to a closed peer must fail with EPIPE rather than kill the process. Sends use MSG_NOSIGNAL already;

@@ -21,7 +21,10 @@ final class ServerConnection: Sendable {
     let bodyBudget: BufferedBodyBudget
     let logger: Logger
     /// True while the connection waits for the first byte of a new request (it may be closed at shutdown).
-    let idle = Mutex(false)
+    /// Written with a full fence (`markIdle()` then reads the shutdown flag; the server sets
+    /// that flag, then reads this): one of the two sides always sees the other, so an idle connection is closed at
+    /// shutdown either by the server or by itself.
+    let idle = Atomic(false)
     /// The streamed response body being written, if any.
     private let relaying = Mutex<(any HTTPBodyStream)?>(nil)
     /// The handler's byte path, if it has one.
@@ -42,7 +45,7 @@ final class ServerConnection: Sendable {
 
     /// Closes the connection if it is between requests. Called at shutdown.
     func closeIfIdle() {
-        if idle.withLock({ $0 }) { socket.close() }
+        if idle.load(ordering: .sequentiallyConsistent) { socket.close() }
     }
 
     /// Closes the connection now (end of the shutdown grace), and cancels a streamed response being relayed, whose
@@ -316,7 +319,7 @@ final class ServerConnection: Sendable {
             do {
                 let count = try await socket.read(deadline: deadline) { decoder.append($0) }
                 if waitingForNewRequest {
-                    idle.withLock { $0 = false }
+                    idle.store(false, ordering: .releasing)
                     headerDeadline = .now + configuration.headerTimeout
                 }
                 if count == 0 { return nil }  // the peer closed; an incomplete request is dropped
@@ -360,12 +363,12 @@ final class ServerConnection: Sendable {
 
     /// Marks the connection busy: a request started arriving (it is no longer closed at shutdown).
     func markBusy() {
-        idle.withLock { $0 = false }
+        idle.store(false, ordering: .releasing)
     }
 
     /// Marks the connection idle; false when the server is shutting down (the connection should close).
     func markIdle() -> Bool {
-        idle.withLock { $0 = true }
+        idle.store(true, ordering: .sequentiallyConsistent)
         return !shuttingDown.isSet
     }
 
