@@ -3,12 +3,11 @@ import GatewaySockets
 import Synchronization
 
 /// Idle keep-alive connections to one upstream, most recently used first, each with the response decoder it last
-/// used (idle between responses, its buffers kept: the next exchange allocates none).
+/// used (idle between responses, its buffers kept: the next exchange allocates none), in the
+/// ``UpstreamConnection`` that a loop-driven exchange on it reuses.
 final class ConnectionPool: Sendable {
     private struct Idle {
-        var socket: AsyncSocket
-        /// Taken out with `take()` (a move: a decoder holds several buffers, and a copy retains each).
-        var decoder: HTTPResponseDecoder?
+        var connection: UpstreamConnection
         var since: LoopTime
     }
 
@@ -25,40 +24,41 @@ final class ConnectionPool: Sendable {
         self.maxAge = LoopTime.nanoseconds(of: maxAge)
     }
 
+    /// ``connection(now:)``'s socket with its decoder moved out, or nil (for an `async` exchange).
+    func take(now: LoopTime = .now) -> (socket: AsyncSocket, decoder: HTTPResponseDecoder)? {
+        guard let connection = connection(now: now) else { return nil }
+        return (connection.socket, connection.takeDecoder())
+    }
+
     /// A pooled connection that still looks alive, or nil. A connection the upstream closed while it sat in the
     /// pool peeks EOF (or stray bytes) without blocking, and is discarded here, before anything is sent on it.
     /// - Parameter now: the time, when the caller has just read the clock.
-    func take(now: LoopTime = .now) -> (socket: AsyncSocket, decoder: HTTPResponseDecoder)? {
-        var decoder: HTTPResponseDecoder?
-        guard let socket = take(now: now, decoder: &decoder) else { return nil }
-        return (socket, decoder.take()!)
-    }
-
-    /// ``take(now:)`` with the connection's decoder moved into `decoder` (a decoder holds several buffers: a
-    /// caller that keeps it in an optional gets it without a copy).
-    func take(now: LoopTime, decoder: inout HTTPResponseDecoder?) -> AsyncSocket? {
+    func connection(now: LoopTime) -> UpstreamConnection? {
         while true {
-            guard var entry = idle.withLock({ $0.popLast() }) else { return nil }
+            guard let entry = idle.withLock({ $0.popLast() }) else { return nil }
             let age = now.nanoseconds &- entry.since.nanoseconds
             // Recently used: the loop's readiness events would have shown a close or stray input. Idle longer
             // (where an upstream's keep-alive timeout may close it): ask the kernel too.
-            if age <= maxAge, entry.socket.probeIdle(trustEvents: age < Self.trustEventsForNanoseconds) {
-                decoder = entry.decoder.take()
-                return entry.socket
+            if age <= maxAge, entry.connection.socket.probeIdle(trustEvents: age < Self.trustEventsForNanoseconds) {
+                return entry.connection
             }
-            entry.socket.close()
+            entry.connection.socket.close()
         }
     }
 
-    /// Returns a connection after a complete exchange, with its decoder (between responses, nothing buffered).
-    /// - Parameter now: the time, when the caller has it at hand (its loop's ``IOLoop/cycleTime``).
+    /// Returns a connection after a complete `async` exchange, with its decoder (between responses, nothing
+    /// buffered).
     func put(_ socket: AsyncSocket, decoder: consuming HTTPResponseDecoder, now: LoopTime = .now) {
-        // Built outside the lock and moved in (taken out of the optional), not copied.
-        var entry: Idle? = Idle(socket: socket, decoder: consume decoder, since: now)
+        put(UpstreamConnection(socket: socket, decoder: decoder), now: now)
+    }
+
+    /// Returns a connection after a complete exchange (its decoder inside, nothing buffered).
+    /// - Parameter now: the time, when the caller has it at hand (its loop's ``IOLoop/cycleTime``).
+    func put(_ connection: UpstreamConnection, now: LoopTime) {
         var evicted: AsyncSocket?
         idle.withLock { idle in
-            idle.append(entry.take()!)
-            if idle.count > maxIdle { evicted = idle.removeFirst().socket }
+            idle.append(Idle(connection: connection, since: now))
+            if idle.count > maxIdle { evicted = idle.removeFirst().connection.socket }
         }
         evicted?.close()
     }
@@ -71,8 +71,8 @@ final class ConnectionPool: Sendable {
         let stale: [AsyncSocket] = idle.withLock { idle in
             var stale: [AsyncSocket] = []
             idle.removeAll { entry in
-                let dead = now.nanoseconds &- entry.since.nanoseconds > maxAge || !entry.socket.isQuiet
-                if dead { stale.append(entry.socket) }
+                let dead = now.nanoseconds &- entry.since.nanoseconds > maxAge || !entry.connection.socket.isQuiet
+                if dead { stale.append(entry.connection.socket) }
                 return dead
             }
             return stale
@@ -86,7 +86,7 @@ final class ConnectionPool: Sendable {
             defer { idle.removeAll() }
             return idle
         }
-        for entry in all { entry.socket.close() }
+        for entry in all { entry.connection.socket.close() }
     }
 
     var idleCount: Int { idle.withLock { $0.count } }
