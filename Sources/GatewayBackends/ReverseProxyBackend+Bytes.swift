@@ -155,6 +155,11 @@ extension ReverseProxyBackend {
         if host.allSatisfy(isForwardedTokenByte) {
             writer.write(";host=")
             writer.write(host)
+        } else if !host.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            // The usual case (a port's colon): quoted as it is.
+            writer.write(";host=\"")
+            writer.write(host)
+            writer.write(byte: UInt8(ascii: "\""))
         } else {
             writer.write(";host=\"")
             for byte in host where byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") { writer.write(byte: byte) }
