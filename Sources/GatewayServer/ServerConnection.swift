@@ -552,7 +552,7 @@ final class ServerConnection: Sendable {
 /// A request head as the server read it: decoded for the handler, or kept as bytes for its byte path.
 enum IncomingHead {
     case parsed(RequestHead)
-    indirect case raw(RawRequestHead)
+    case raw(RawRequestHead)
 
     var method: HTTPRequest.Method {
         switch self {
