@@ -34,8 +34,7 @@ public final class RawRequestHead: @unchecked Sendable {
         lines: inout [FieldLine]
     ) -> RawRequestHead {
         if isKnownUniquelyReferenced(&spare), let head = spare {
-            head.bytes.removeAll(keepingCapacity: true)
-            head.bytes.append(contentsOf: bytes)
+            head.bytes.refill(from: bytes)
             head.scanned = scanned
             swap(&head.fields, &lines)
             return head
@@ -100,13 +99,10 @@ public final class RawResponseHead: @unchecked Sendable {
         lines: inout [FieldLine]
     ) -> RawResponseHead {
         if isKnownUniquelyReferenced(&spare), let head = spare {
-            head.bytes.removeAll(keepingCapacity: true)
-            head.bytes.append(contentsOf: bytes)
-            var previous = scanned
-            swap(&previous, &head.scanned)
-            // Only the head holds the new field lines now; the decoder scans the next head into the old ones.
-            lines = []
-            lines = previous.fields
+            head.bytes.refill(from: bytes)
+            // The decoder scans the next head into the previous field lines; only the head holds the new ones.
+            lines = head.scanned.fields
+            head.scanned = scanned
             return head
         }
         let head = RawResponseHead(bytes: Array(bytes), scanned: scanned)
@@ -139,6 +135,14 @@ public final class RawResponseHead: @unchecked Sendable {
 /// How large a head a decoder keeps to refill (a connection that once sent a huge head does not hold its memory).
 enum RawHeadReuse {
     static let maxKept = 4096
+}
+
+extension Array where Element == UInt8 {
+    /// Replaces the contents with `bytes`, in the storage already there when it is large enough.
+    fileprivate mutating func refill(from bytes: UnsafeBufferPointer<UInt8>) {
+        removeAll(keepingCapacity: true)
+        append(contentsOf: bytes)
+    }
 }
 
 extension UnsafeBufferPointer where Element == UInt8 {
